@@ -1,0 +1,45 @@
+"""livevec: tables that embed their text automatically, with similarity search that is always fresh."""
+
+from ._database import Database, connect
+from ._errors import (
+    DuplicateKeyError,
+    EmbeddingError,
+    FilterError,
+    LivevecError,
+    SchemaError,
+    StorageError,
+    TableExistsError,
+    TableNotFoundError,
+    ValidationError,
+)
+from ._schema import Field, TableModel
+from ._table import Table
+from .embeddings import EmbeddingFunction, EmbeddingProvider, register_provider
+from .search import QueryResult, Search, SearchHit
+from .storage import Change
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Change",
+    "Database",
+    "DuplicateKeyError",
+    "EmbeddingError",
+    "EmbeddingFunction",
+    "EmbeddingProvider",
+    "Field",
+    "FilterError",
+    "LivevecError",
+    "QueryResult",
+    "SchemaError",
+    "Search",
+    "SearchHit",
+    "StorageError",
+    "Table",
+    "TableExistsError",
+    "TableModel",
+    "TableNotFoundError",
+    "ValidationError",
+    "connect",
+    "register_provider",
+]

@@ -1,0 +1,100 @@
+"""`connect()` and `Database`: the tables of one store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Literal
+
+from ._errors import TableExistsError, TableNotFoundError, ValidationError
+from ._schema import TableModel, TableSpec, VectorMarker, model_from_spec
+from ._table import Table
+from .embeddings import EmbeddingFunction
+from .storage import Backend, Change, open_backend
+
+IfExists = Literal["fail", "overwrite", "skip"]
+
+
+def connect(url: str | Path = ":memory:") -> Database:
+    """Open a store: a SQLite file path (or ":memory:"), or a `postgresql://` URL."""
+    return Database(open_backend(url))
+
+
+class Database:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"<Database {self.backend.url!r}>"
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def tables(self) -> list[str]:
+        return self.backend.table_names()
+
+    def create_table(
+        self, schema: type[TableModel], *, if_exists: IfExists = "fail", name: str | None = None
+    ) -> Table:
+        """Create the table `schema` describes; `if_exists` is "fail", "overwrite" or "skip"."""
+        if if_exists not in ("fail", "overwrite", "skip"):
+            raise ValidationError(f"must be 'fail', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists")
+        if not (isinstance(schema, type) and issubclass(schema, TableModel)):
+            raise ValidationError(f"expected a TableModel subclass, got {schema!r}", field="schema")
+        spec = TableSpec.from_model(schema, name)
+        if self.backend.load_spec(spec.name) is not None:
+            if if_exists == "fail":
+                raise TableExistsError(f"table {spec.name!r} already exists (if_exists='overwrite' replaces it)")
+            if if_exists == "skip":
+                return self.open_table(spec.name, schema=schema)
+        with self.backend.transaction():
+            if if_exists == "overwrite":
+                self.backend.drop_table(spec.name)
+            self.backend.create_table(spec)
+        return Table(self.backend, spec, schema, _embedding_functions(schema))
+
+    def open_table(self, name: str, *, schema: type[TableModel] | None = None) -> Table:
+        """An existing table; pass its `schema` class to get instances of it from `to_pydantic()`."""
+        spec = self.backend.load_spec(name)
+        if spec is None:
+            raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
+        if schema is not None:
+            return Table(self.backend, spec, schema, _embedding_functions(schema))
+        embeddings = {v.name: EmbeddingFunction(v.model, **v.model_options) for v in spec.vectors}
+        return Table(self.backend, spec, model_from_spec(spec), embeddings)
+
+    def drop_table(self, name: str) -> None:
+        if self.backend.load_spec(name) is None:
+            raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
+        self.backend.drop_table(name)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside the block commit together or not at all."""
+        return self.backend.transaction()
+
+    def changes(self, since: int = 0, limit: int = 1000) -> list[Change]:
+        """Committed changes after `since` (a `Change.seq`), from every process."""
+        return self.backend.changes(since, limit)
+
+    def last_change(self) -> int:
+        return self.backend.last_change()
+
+    def follow(self, since: int | None = None) -> Iterator[Change]:
+        """Block and yield changes as they are committed; starts at the newest by default."""
+        return self.backend.follow(self.last_change() if since is None else since)
+
+
+def _embedding_functions(schema: type[TableModel]) -> dict[str, EmbeddingFunction]:
+    found = {}
+    for name, info in schema.model_fields.items():
+        marker = next((m for m in info.metadata if isinstance(m, VectorMarker)), None)
+        if marker is not None:
+            found[name] = marker.embedding
+    return found

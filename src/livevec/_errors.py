@@ -1,0 +1,43 @@
+"""One exception hierarchy for everything livevec raises on purpose."""
+
+from __future__ import annotations
+
+
+class LivevecError(Exception):
+    """Base class of every error livevec raises."""
+
+
+class SchemaError(LivevecError):
+    """A TableModel that cannot become a table (no primary key, unsupported type...)."""
+
+
+class TableNotFoundError(LivevecError):
+    """The named table does not exist."""
+
+
+class TableExistsError(LivevecError):
+    """create_table(if_exists="fail") found a table of that name."""
+
+
+class ValidationError(LivevecError):
+    """Bad input to a call; `field` names what was wrong (None when it is the call itself)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class DuplicateKeyError(ValidationError):
+    """An insert brought a primary key that is already in the table (or twice in the batch)."""
+
+
+class FilterError(ValidationError):
+    """A filter names an unknown field, an unknown operator or a value of the wrong kind."""
+
+
+class EmbeddingError(LivevecError):
+    """The embedding model is missing, failed, or returned vectors of the wrong shape."""
+
+
+class StorageError(LivevecError):
+    """The storage backend failed (cannot open the file, connection lost...)."""

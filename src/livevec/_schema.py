@@ -1,0 +1,219 @@
+"""Table schemas: `TableModel` classes and the plain `TableSpec` a backend stores.
+
+A `TableModel` is a pydantic model. `Field(...)` and `EmbeddingFunction.VectorField(...)` attach a
+marker to a field's metadata; `TableSpec.from_model` reads those markers into a JSON-able spec, which
+the backend keeps beside the table so `open_table` works from any process without the class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+import pydantic
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from ._errors import SchemaError
+
+ColumnType = Literal["int", "float", "str", "bool", "datetime", "date", "json", "vector"]
+Distance = Literal["cosine", "l2"]
+
+
+@dataclass(frozen=True)
+class ColumnMarker:
+    primary_key: bool = False
+    fulltext: bool = False
+
+
+@dataclass(frozen=True)
+class VectorMarker:
+    source_field: str | None
+    distance: Distance
+    embedding: Any  # EmbeddingFunction; Any avoids an import cycle
+
+
+def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
+    default: Any = PydanticUndefined,
+    *,
+    primary_key: bool = False,
+    fulltext: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A table column: pydantic's `Field` plus `primary_key` and `fulltext` (FTS-indexed text)."""
+    info = pydantic.Field(default, **kwargs)
+    info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext))
+    return info
+
+
+class TableModel(pydantic.BaseModel):
+    """Base class of table schemas; set `__tablename__` and annotate the columns."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", validate_assignment=True)
+    __tablename__: ClassVar[str]
+
+
+@dataclass
+class ColumnSpec:
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    primary_key: bool = False
+    fulltext: bool = False
+
+
+@dataclass
+class VectorSpec:
+    name: str
+    source_field: str | None
+    dimensions: int
+    distance: Distance
+    model: str
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TableSpec:
+    """What a backend needs to know about a table; round-trips through JSON."""
+
+    name: str
+    columns: list[ColumnSpec]
+    vectors: list[VectorSpec]
+
+    @property
+    def primary_key(self) -> ColumnSpec:
+        return next(c for c in self.columns if c.primary_key)
+
+    def column(self, name: str) -> ColumnSpec | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def vector(self, name: str) -> VectorSpec | None:
+        return next((v for v in self.vectors if v.name == name), None)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableSpec:
+        return cls(
+            name=data["name"],
+            columns=[ColumnSpec(**c) for c in data["columns"]],
+            vectors=[VectorSpec(**v) for v in data["vectors"]],
+        )
+
+    @classmethod
+    def from_model(cls, model: type[TableModel], name: str | None = None) -> TableSpec:
+        name = name or getattr(model, "__tablename__", None)
+        if not name or not isinstance(name, str):
+            raise SchemaError(f"{model.__name__}: set __tablename__ (or pass a table name)")
+        columns: list[ColumnSpec] = []
+        vectors: list[VectorSpec] = []
+        for field_name, info in model.model_fields.items():
+            vector = _marker(info, VectorMarker)
+            column = _marker(info, ColumnMarker) or ColumnMarker()
+            nullable, ctype = _column_type(model.__name__, field_name, info.annotation)
+            if vector is not None:
+                if ctype != "json":  # list[float]
+                    raise SchemaError(f"{model.__name__}.{field_name}: a vector field is list[float]")
+                vectors.append(_vector_spec(model, field_name, vector))
+                ctype, nullable = "vector", True
+            columns.append(
+                ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext)
+            )
+        keys = [c.name for c in columns if c.primary_key]
+        if len(keys) != 1:
+            raise SchemaError(
+                f"{model.__name__}: mark exactly one field with Field(primary_key=True), found {keys or 'none'}"
+            )
+        pk = columns[[c.name for c in columns].index(keys[0])]
+        if pk.type not in ("int", "str"):
+            raise SchemaError(f"{model.__name__}.{pk.name}: a primary key is int or str, not {pk.type}")
+        for c in columns:
+            if c.fulltext and c.type != "str":
+                raise SchemaError(f"{model.__name__}.{c.name}: fulltext=True needs a str field")
+        return cls(name=name, columns=columns, vectors=vectors)
+
+
+def _marker(info: FieldInfo, kind: type) -> Any:
+    return next((m for m in info.metadata if isinstance(m, kind)), None)
+
+
+def _vector_spec(model: type, field_name: str, marker: VectorMarker) -> VectorSpec:
+    source = marker.source_field
+    if source is not None:
+        src = model.model_fields.get(source)
+        if src is None:
+            raise SchemaError(f"{model.__name__}.{field_name}: source_field {source!r} is not a field")
+        if _column_type(model.__name__, source, src.annotation)[1] != "str":
+            raise SchemaError(f"{model.__name__}.{field_name}: source_field {source!r} must be str")
+    fn = marker.embedding
+    return VectorSpec(
+        name=field_name,
+        source_field=source,
+        dimensions=fn.dimensions,
+        distance=marker.distance,
+        model=fn.model_name,
+        model_options=fn.stored_options(),
+    )
+
+
+_SCALARS: dict[Any, ColumnType] = {
+    int: "int",
+    float: "float",
+    str: "str",
+    bool: "bool",
+    dt.datetime: "datetime",
+    dt.date: "date",
+}
+
+
+def _column_type(model: str, name: str, annotation: Any) -> tuple[bool, ColumnType]:
+    """(nullable, column type) of an annotation such as `int`, `str | None` or `list[str]`."""
+    nullable = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        if len(args) != 1:
+            raise SchemaError(f"{model}.{name}: unions other than `X | None` are not supported")
+        annotation = args[0]
+    if annotation in _SCALARS:
+        return nullable, _SCALARS[annotation]
+    if typing.get_origin(annotation) in (list, dict) or annotation in (list, dict):
+        return nullable, "json"
+    raise SchemaError(f"{model}.{name}: unsupported type {annotation!r}")
+
+
+_PYTHON_TYPES: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "datetime": dt.datetime,
+    "date": dt.date,
+    "json": Any,
+    "vector": list[float],
+}
+
+
+def model_from_spec(spec: TableSpec) -> type[TableModel]:
+    """A TableModel class rebuilt from a stored spec (for tables opened by name)."""
+    fields: dict[str, Any] = {}
+    for c in spec.columns:
+        annotation = _PYTHON_TYPES[c.type]
+        if c.nullable or c.type == "vector":
+            annotation = annotation | None
+        default = None if (c.nullable or c.type == "vector") else PydanticUndefined
+        info = pydantic.Field(default, repr=c.type != "vector")
+        info.metadata.append(ColumnMarker(primary_key=c.primary_key, fulltext=c.fulltext))
+        fields[c.name] = (annotation, info)
+    class_name = "".join(p.capitalize() for p in spec.name.split("_")) or "Row"
+    model = pydantic.create_model(class_name, __base__=TableModel, **fields)
+    model.__tablename__ = spec.name
+    return model

@@ -1,0 +1,273 @@
+"""`Table`: validated writes that embed their source text automatically, reads and searches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+import pydantic
+
+from ._errors import DuplicateKeyError, ValidationError
+from ._schema import TableModel, TableSpec, VectorSpec
+from .embeddings import EmbeddingFunction
+from .filters import Filters, compile_filters
+from .search import QueryResult, Search
+
+if TYPE_CHECKING:
+    from .storage import Backend
+
+Row = TableModel | Mapping[str, Any]
+
+
+class Table:
+    """A table of a `Database`. Get one from `db.create_table(...)` or `db.open_table(name)`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        spec: TableSpec,
+        model: type[TableModel],
+        embeddings: dict[str, EmbeddingFunction],
+    ) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.model = model
+        self._embeddings = embeddings
+
+    def __repr__(self) -> str:
+        return f"<Table {self.name!r} {self.backend.url!r}>"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def embedding_function(self, vector_field: str) -> EmbeddingFunction:
+        return self._embeddings[vector_field]
+
+    # --- writes -------------------------------------------------------------------------------
+
+    @overload
+    def insert(self, data: Row) -> TableModel: ...
+    @overload
+    def insert(self, data: Sequence[Row]) -> list[TableModel]: ...
+    def insert(self, data: Row | Sequence[Row]) -> TableModel | list[TableModel]:
+        """Add rows, embedding source texts that came without a vector. All rows or none."""
+        return self._write(data, upsert=False)
+
+    @overload
+    def upsert(self, data: Row) -> TableModel: ...
+    @overload
+    def upsert(self, data: Sequence[Row]) -> list[TableModel]: ...
+    def upsert(self, data: Row | Sequence[Row]) -> TableModel | list[TableModel]:
+        """Insert rows, or replace the rows with the same primary key. All rows or none."""
+        return self._write(data, upsert=True)
+
+    def _write(self, data: Row | Sequence[Row], *, upsert: bool) -> TableModel | list[TableModel]:
+        single = isinstance(data, TableModel | Mapping)
+        rows = [self._validate_row(r, i) for i, r in enumerate([data] if single else data)]
+        pk = self.spec.primary_key.name
+        keys = [r[pk] for r in rows if r[pk] is not None]
+        if len(set(keys)) != len(keys):
+            if not upsert:
+                dup = next(k for k in keys if keys.count(k) > 1)
+                raise DuplicateKeyError(f"key {dup!r} appears twice in the batch", field=pk)
+            latest = {r[pk]: r for r in rows if r[pk] is not None}  # the last row for a key wins
+            rows = [r for r in rows if r[pk] is None] + list(latest.values())
+        existing = {r[pk]: r for r in self._existing(keys)}
+        if existing and not upsert:
+            raise DuplicateKeyError(f"key {next(iter(existing))!r} already exists", field=pk)
+        self._embed_rows(rows, existing)
+        stored = self.backend.insert(self.spec, rows, upsert=upsert)
+        for row, key in zip(rows, stored, strict=True):
+            row[pk] = key
+        models = [self.model.model_validate(_as_lists(r)) for r in rows]
+        return models[0] if single else models
+
+    def _existing(self, keys: list[Any]) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        columns = [self.spec.primary_key.name]
+        for v in self.spec.vectors:
+            columns += [v.name] + ([v.source_field] if v.source_field else [])
+        pk = self.spec.primary_key.name
+        found = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found += self.backend.select(self.spec, {pk: {"$in": chunk}}, columns=list(dict.fromkeys(columns)))
+        return found
+
+    def _embed_rows(self, rows: list[dict[str, Any]], existing: dict[Any, dict[str, Any]]) -> None:
+        """Fill each missing vector: kept from the stored row if its text is unchanged, else embedded."""
+        pk = self.spec.primary_key.name
+        for vector in self.spec.vectors:
+            source = vector.source_field
+            todo = []
+            for row in rows:
+                if row[vector.name] is not None or source is None or row[source] is None:
+                    continue
+                old = existing.get(row[pk])
+                if old and old[source] == row[source] and old[vector.name] is not None:
+                    row[vector.name] = np.asarray(old[vector.name], dtype=np.float32)
+                else:
+                    todo.append(row)
+            if todo:
+                fn = self._embeddings[vector.name]
+                vectors = fn.embed_documents([r[source] for r in todo], cache=self.backend)
+                for row, v in zip(todo, vectors, strict=True):
+                    row[vector.name] = v
+
+    def update(self, values: Mapping[str, Any], filters: Filters | None) -> int:
+        """Set `values` on the rows matching `filters`; re-embed only where a source text changes."""
+        if not isinstance(values, Mapping) or not values:
+            raise ValidationError("give a non-empty dict of field: value", field="values")
+        if filters is None:
+            raise ValidationError("give filters (use {} to update every row)", field="filters")
+        compile_filters(filters, self.spec)
+        values = {name: self._validate_value(name, v) for name, v in values.items()}
+        vector_updates: list[tuple[dict[str, Any], Filters]] = []
+        for vector in self.spec.vectors:
+            source = vector.source_field
+            if vector.name in values or source not in values:
+                continue
+            text = values[source]
+            if text is None:
+                values[vector.name] = None
+                continue
+            # only rows whose text really changes get the new vector; the others keep theirs
+            changed = {"$or": [{source: {"$ne": text}}, {source: None}]}
+            where = {"$and": [filters, changed]} if filters else changed
+            if self.backend.count(self.spec, where):
+                fn = self._embeddings[vector.name]
+                embedded = fn.embed_documents([text], cache=self.backend)[0]
+                vector_updates.append(({vector.name: embedded}, where))
+        with self.backend.transaction():
+            for vector_values, where in vector_updates:
+                self.backend.update(self.spec, vector_values, where)
+            return self.backend.update(self.spec, values, filters)
+
+    def delete(self, filters: Filters | None) -> int:
+        """Remove the rows matching `filters` ({} removes every row); returns how many."""
+        if filters is None:
+            raise ValidationError("give filters (use {} to delete every row)", field="filters")
+        return self.backend.delete(self.spec, filters)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get(self, key: Any) -> TableModel | None:
+        """The row with this primary key, or None."""
+        rows = self.backend.select(self.spec, {self.spec.primary_key.name: key}, limit=1)
+        return self.model.model_validate(rows[0]) if rows else None
+
+    def count(self, filters: Filters | None = None) -> int:
+        return self.backend.count(self.spec, filters)
+
+    def query(
+        self,
+        filters: Filters | None = None,
+        *,
+        order_by: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> QueryResult:
+        """Rows matching `filters`, by primary key or `order_by` ("price", "-price" for descending)."""
+        order = None
+        if order_by is not None:
+            order = []
+            for item in [order_by] if isinstance(order_by, str) else order_by:
+                name = item.lstrip("-")
+                if self.spec.column(name) is None:
+                    raise ValidationError(f"unknown field; the table has {self.spec.column_names}", field=name)
+                order.append((name, item.startswith("-")))
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValidationError(f"must be a non-negative integer, got {limit!r}", field="limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"must be a non-negative integer, got {offset!r}", field="offset")
+        rows = self.backend.select(self.spec, filters, order_by=order, limit=limit, offset=offset)
+        return QueryResult(rows, self.model)
+
+    def search(self, query: str | Sequence[float] | np.ndarray, *, vector_column: str | None = None) -> Search:
+        """Nearest rows to a text (embedded with the column's model) or to a vector."""
+        search = Search(self, query)
+        return search.vector_column(vector_column) if vector_column else search
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def _validate_row(self, row: Row, position: int) -> dict[str, Any]:
+        if isinstance(row, TableModel):
+            row = row.model_dump()
+        if not isinstance(row, Mapping):
+            raise ValidationError(f"row {position} is a {type(row).__name__}, expected a dict or {self.model.__name__}")
+        unknown = [k for k in row if self.spec.column(k) is None]
+        if unknown:
+            raise ValidationError(f"unknown field; the table has {self.spec.column_names}", field=unknown[0])
+        vectors = {v.name: row.get(v.name) for v in self.spec.vectors}
+        plain = {k: v for k, v in row.items() if k not in vectors}
+        try:
+            checked = self.model.model_validate(plain).model_dump()
+        except pydantic.ValidationError as exc:
+            raise _from_pydantic(exc) from None
+        for vector in self.spec.vectors:
+            given = vectors[vector.name]
+            checked[vector.name] = None if given is None else self.check_vector(vector, given, vector.name)
+            source = vector.source_field
+            if given is None and source and checked[source] is not None and not checked[source].strip():
+                raise ValidationError(f"is empty: there is no text to embed into {vector.name}", field=source)
+        pk = self.spec.primary_key
+        if checked[pk.name] is None and not (pk.type == "int"):
+            raise ValidationError("the primary key is required", field=pk.name)
+        return checked
+
+    def _validate_value(self, name: str, value: Any) -> Any:
+        column = self.spec.column(name)
+        if column is None:
+            raise ValidationError(f"unknown field; the table has {self.spec.column_names}", field=name)
+        vector = self.spec.vector(name)
+        if vector is not None:
+            return None if value is None else self.check_vector(vector, value, name)
+        try:
+            value = self._adapters[name].validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(exc.errors()[0]["msg"], field=name) from None
+        if column.primary_key and value is None:
+            raise ValidationError("the primary key cannot be null", field=name)
+        if value is not None and any(v.source_field == name for v in self.spec.vectors) and not value.strip():
+            raise ValidationError("is empty: there is no text to embed", field=name)
+        return value
+
+    @cached_property
+    def _adapters(self) -> dict[str, pydantic.TypeAdapter]:
+        return {
+            name: pydantic.TypeAdapter(info.annotation)
+            for name, info in self.model.model_fields.items()
+            if self.spec.vector(name) is None
+        }
+
+    def check_vector(self, vector: VectorSpec, value: Any, field: str) -> np.ndarray:
+        """`value` as a float32 array, or a ValidationError naming `field`."""
+        try:
+            array = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValidationError(f"expected a list of {vector.dimensions} numbers", field=field) from None
+        if array.ndim != 1 or len(array) != vector.dimensions:
+            raise ValidationError(
+                f"expected a vector of {vector.dimensions} numbers, got shape {array.shape}", field=field
+            )
+        if not np.isfinite(array).all():
+            raise ValidationError("the vector contains NaN or infinity", field=field)
+        if vector.distance == "cosine" and not array.any():
+            raise ValidationError("a zero vector has no direction for cosine distance", field=field)
+        return array
+
+
+def _from_pydantic(exc: pydantic.ValidationError) -> ValidationError:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or None
+    return ValidationError(f"{error['msg']} (got {error.get('input')!r})", field=field)
+
+
+def _as_lists(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items()}
+
+

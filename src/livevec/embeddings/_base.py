@@ -1,0 +1,67 @@
+"""The provider interface and the registry that maps a model name's prefix to a provider."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import EmbeddingError
+
+
+class EmbeddingProvider(ABC):
+    """Turns texts into vectors. Subclass it and `register_provider("prefix", YourClass)`.
+
+    An instance is made once per process for each (model, options) and shared, so heavy state (a
+    loaded model, an HTTP connection pool) belongs on the instance and may be created lazily.
+    """
+
+    #: how many texts one `embed` call should receive
+    batch_size: int = 64
+
+    def __init__(self, model: str, **options: Any) -> None:
+        if options:
+            raise EmbeddingError(f"{type(self).__name__} takes no options, got {sorted(options)}")
+        self.model = model
+
+    @property
+    @abstractmethod
+    def dimensions(self) -> int:
+        """Length of the vectors this model returns."""
+
+    @abstractmethod
+    def embed(self, texts: list[str]) -> Sequence[Sequence[float]] | np.ndarray:
+        """One vector per text, in order."""
+
+
+_registry: dict[str, type[EmbeddingProvider]] = {}
+_instances: dict[tuple, EmbeddingProvider] = {}
+_lock = threading.Lock()
+
+
+def register_provider(prefix: str, provider: type[EmbeddingProvider]) -> None:
+    """Make `EmbeddingFunction("prefix/model")` use `provider(model, **options)`."""
+    if not prefix or "/" in prefix:
+        raise EmbeddingError(f"a provider prefix is a non-empty word without '/', got {prefix!r}")
+    if not (isinstance(provider, type) and issubclass(provider, EmbeddingProvider)):
+        raise EmbeddingError(f"{provider!r} is not an EmbeddingProvider subclass")
+    _registry[prefix] = provider
+
+
+def get_provider(model_name: str, options: dict[str, Any]) -> EmbeddingProvider:
+    """The process-wide provider instance for this model name and options."""
+    prefix, sep, model = model_name.partition("/")
+    if not sep or not model:
+        raise EmbeddingError(
+            f"model name {model_name!r} must look like 'provider/model', e.g. 'local/all-MiniLM-L6-v2'"
+        )
+    if prefix not in _registry:
+        raise EmbeddingError(f"unknown embedding provider {prefix!r}; registered: {sorted(_registry)}")
+    key = (model_name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _lock:
+        if key not in _instances:
+            _instances[key] = _registry[prefix](model, **options)
+        return _instances[key]

@@ -1,0 +1,162 @@
+"""`EmbeddingFunction`: the model bound to a vector field, with batching, checks and the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._errors import EmbeddingError, SchemaError
+from .._schema import Distance, VectorMarker
+from ._base import get_provider
+
+DEFAULT_MODEL = "local/all-MiniLM-L6-v2"
+# options that may be written into the database file: never credentials
+_SECRET_OPTIONS = {"api_key"}
+_PROGRESS_MIN_TEXTS = 500
+
+
+class EmbeddingCache(Protocol):
+    """Where computed embeddings are kept, keyed by (model key, hash of text)."""
+
+    def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]: ...
+
+    def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None: ...
+
+
+def text_hash(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class EmbeddingFunction:
+    """An embedding model, named `provider/model`; `local/all-MiniLM-L6-v2` (offline) by default.
+
+    `query_prefix` / `document_prefix` are prepended for models trained with instructions (e5, bge).
+    Other keyword options go to the provider (`base_url=`, `api_key=`, `dimensions=`, ...).
+    """
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        *,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        **options: Any,
+    ) -> None:
+        self.model_name = model_name
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.options = options
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+        get_provider(model_name, options)  # fail now on an unknown provider; models load lazily
+
+    def __repr__(self) -> str:
+        return f"EmbeddingFunction({self.model_name!r})"
+
+    @property
+    def provider(self):  # noqa: ANN201 - EmbeddingProvider, created once per process
+        return get_provider(self.model_name, self.options)
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.provider.dimensions)
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies vectors this function makes: same key, same vector for the same text."""
+        key = self.model_name
+        if self.options.get("dimensions"):
+            key += f"@{self.options['dimensions']}"
+        return key + (f"|{self.document_prefix}" if self.document_prefix else "")
+
+    def stored_options(self) -> dict[str, Any]:
+        options = {k: v for k, v in self.options.items() if k not in _SECRET_OPTIONS}
+        if self.query_prefix:
+            options["query_prefix"] = self.query_prefix
+        if self.document_prefix:
+            options["document_prefix"] = self.document_prefix
+        return options
+
+    def VectorField(  # noqa: N802 - pytidb's name
+        self, source_field: str | None = None, *, distance: Distance = "cosine", **kwargs: Any
+    ) -> Any:
+        """A `list[float]` field embedded from `source_field` (or always given by the caller if None)."""
+        import pydantic
+
+        if distance not in ("cosine", "l2"):
+            raise SchemaError(f"distance must be 'cosine' or 'l2', got {distance!r}")
+        kwargs.setdefault("repr", False)  # 384 floats drown every repr
+        info = pydantic.Field(None, **kwargs)
+        info.metadata.append(VectorMarker(source_field, distance, self))
+        return info
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of a search text (kept in a small in-process LRU: searches repeat)."""
+        with self._query_lock:
+            if text in self._query_cache:
+                self._query_cache.move_to_end(text)
+                return self._query_cache[text]
+        vector = self._call([self.query_prefix + text])[0]
+        with self._query_lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > 1024:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def embed_documents(
+        self, texts: Sequence[str], cache: EmbeddingCache | None = None
+    ) -> np.ndarray:
+        """An (n, dimensions) float32 array; each distinct text not in `cache` is embedded once."""
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        hashes = [text_hash(t) for t in texts]
+        known = cache.get_embeddings(self.cache_key, list(set(hashes))) if cache else {}
+        todo: dict[bytes, str] = {}
+        for h, t in zip(hashes, texts, strict=True):
+            if h not in known:
+                todo.setdefault(h, t)
+        if todo:
+            items = list(todo.items())
+            batch = max(1, int(self.provider.batch_size))
+            with tqdm(
+                total=len(items),
+                desc=f"embedding with {self.model_name}",
+                unit="text",
+                disable=True if len(items) < _PROGRESS_MIN_TEXTS else None,
+            ) as bar:
+                for start in range(0, len(items), batch):
+                    chunk = items[start : start + batch]
+                    vectors = self._call([self.document_prefix + t for _, t in chunk])
+                    fresh = list(zip([h for h, _ in chunk], vectors, strict=True))
+                    known.update(fresh)
+                    if cache:
+                        cache.put_embeddings(self.cache_key, fresh)
+                    bar.update(len(chunk))
+        for i, h in enumerate(hashes):
+            out[i] = known[h]
+        return out
+
+    def _call(self, texts: list[str]) -> np.ndarray:
+        try:
+            raw = self.provider.embed(texts)
+        except EmbeddingError:
+            raise
+        except Exception as exc:  # a provider's own failure becomes ours, with the model named
+            raise EmbeddingError(f"{self.model_name} failed: {type(exc).__name__}: {exc}") from exc
+        vectors = np.asarray(raw, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise EmbeddingError(
+                f"{self.model_name} returned shape {vectors.shape} for {len(texts)} texts"
+            )
+        if vectors.shape[1] != self.dimensions:
+            raise EmbeddingError(
+                f"{self.model_name} returned {vectors.shape[1]}-d vectors, the column holds {self.dimensions}"
+            )
+        if not np.isfinite(vectors).all():
+            raise EmbeddingError(f"{self.model_name} returned a vector with NaN or infinity")
+        return vectors

