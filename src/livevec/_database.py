@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
-from ._errors import TableExistsError, TableNotFoundError, ValidationError
+from ._errors import SchemaError, TableExistsError, TableNotFoundError, ValidationError
 from ._schema import TableModel, TableSpec, VectorMarker, model_from_spec
 from ._table import Table
 from .embeddings import EmbeddingFunction
@@ -45,13 +45,17 @@ class Database:
     ) -> Table:
         """Create the table `schema` describes; `if_exists` is "fail", "overwrite" or "skip"."""
         if if_exists not in ("fail", "overwrite", "skip"):
-            raise ValidationError(f"must be 'fail', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists")
+            raise ValidationError(
+                f"must be 'fail', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists"
+            )
         if not (isinstance(schema, type) and issubclass(schema, TableModel)):
             raise ValidationError(f"expected a TableModel subclass, got {schema!r}", field="schema")
         spec = TableSpec.from_model(schema, name)
         if self.backend.load_spec(spec.name) is not None:
             if if_exists == "fail":
-                raise TableExistsError(f"table {spec.name!r} already exists (if_exists='overwrite' replaces it)")
+                raise TableExistsError(
+                    f"table {spec.name!r} already exists (if_exists='overwrite' replaces it)"
+                )
             if if_exists == "skip":
                 return self.open_table(spec.name, schema=schema)
         with self.backend.transaction():
@@ -66,6 +70,13 @@ class Database:
         if spec is None:
             raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
         if schema is not None:
+            given = TableSpec.from_model(schema, name)
+            if given.columns != spec.columns:
+                differ = [c.name for c in given.columns if c not in spec.columns] or spec.column_names
+                raise SchemaError(
+                    f"table {name!r} exists with other columns than {schema.__name__} (see {differ}); "
+                    "open it without a schema, or recreate it with if_exists='overwrite'"
+                )
             return Table(self.backend, spec, schema, _embedding_functions(schema))
         embeddings = {v.name: EmbeddingFunction(v.model, **v.model_options) for v in spec.vectors}
         return Table(self.backend, spec, model_from_spec(spec), embeddings)

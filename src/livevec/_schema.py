@@ -124,9 +124,7 @@ class TableSpec:
                     raise SchemaError(f"{model.__name__}.{field_name}: a vector field is list[float]")
                 vectors.append(_vector_spec(model, field_name, vector))
                 ctype, nullable = "vector", True
-            columns.append(
-                ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext)
-            )
+            columns.append(ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext))
         keys = [c.name for c in columns if c.primary_key]
         if len(keys) != 1:
             raise SchemaError(

@@ -95,7 +95,9 @@ class Table:
         found = []
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            found += self.backend.select(self.spec, {pk: {"$in": chunk}}, columns=list(dict.fromkeys(columns)))
+            found += self.backend.select(
+                self.spec, {pk: {"$in": chunk}}, columns=list(dict.fromkeys(columns))
+            )
         return found
 
     def _embed_rows(self, rows: list[dict[str, Any]], existing: dict[Any, dict[str, Any]]) -> None:
@@ -178,7 +180,9 @@ class Table:
             for item in [order_by] if isinstance(order_by, str) else order_by:
                 name = item.lstrip("-")
                 if self.spec.column(name) is None:
-                    raise ValidationError(f"unknown field; the table has {self.spec.column_names}", field=name)
+                    raise ValidationError(
+                        f"unknown field; the table has {self.spec.column_names}", field=name
+                    )
                 order.append((name, item.startswith("-")))
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValidationError(f"must be a non-negative integer, got {limit!r}", field="limit")
@@ -187,7 +191,9 @@ class Table:
         rows = self.backend.select(self.spec, filters, order_by=order, limit=limit, offset=offset)
         return QueryResult(rows, self.model)
 
-    def search(self, query: str | Sequence[float] | np.ndarray, *, vector_column: str | None = None) -> Search:
+    def search(
+        self, query: str | Sequence[float] | np.ndarray, *, vector_column: str | None = None
+    ) -> Search:
         """Nearest rows to a text (embedded with the column's model) or to a vector."""
         search = Search(self, query)
         return search.vector_column(vector_column) if vector_column else search
@@ -198,7 +204,9 @@ class Table:
         if isinstance(row, TableModel):
             row = row.model_dump()
         if not isinstance(row, Mapping):
-            raise ValidationError(f"row {position} is a {type(row).__name__}, expected a dict or {self.model.__name__}")
+            raise ValidationError(
+                f"row {position} is a {type(row).__name__}, expected a dict or {self.model.__name__}"
+            )
         unknown = [k for k in row if self.spec.column(k) is None]
         if unknown:
             raise ValidationError(f"unknown field; the table has {self.spec.column_names}", field=unknown[0])
@@ -207,7 +215,7 @@ class Table:
         try:
             checked = self.model.model_validate(plain).model_dump()
         except pydantic.ValidationError as exc:
-            raise _from_pydantic(exc) from None
+            raise _from_pydantic(exc, f"row {position}: ") from None
         for vector in self.spec.vectors:
             given = vectors[vector.name]
             checked[vector.name] = None if given is None else self.check_vector(vector, given, vector.name)
@@ -261,13 +269,13 @@ class Table:
         return array
 
 
-def _from_pydantic(exc: pydantic.ValidationError) -> ValidationError:
+def _from_pydantic(exc: pydantic.ValidationError, where: str = "") -> ValidationError:
     error = exc.errors()[0]
     field = ".".join(str(p) for p in error["loc"]) or None
-    return ValidationError(f"{error['msg']} (got {error.get('input')!r})", field=field)
+    if error["type"] == "extra_forbidden":
+        return ValidationError(f"{where}unknown field", field=field)
+    return ValidationError(f"{where}{error['msg']} (got {error.get('input')!r})", field=field)
 
 
 def _as_lists(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items()}
-
-

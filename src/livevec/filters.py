@@ -58,7 +58,9 @@ def _compile(filters: Any, spec: TableSpec, mark: str, adapt: Callable, params: 
             )
             parts.append(f"({joined})")
         elif key.startswith("$"):
-            raise FilterError(f"unknown operator; use one of {sorted(OPERATORS | {'$and', '$or'})}", field=key)
+            raise FilterError(
+                f"unknown operator; use one of {sorted(OPERATORS | {'$and', '$or'})}", field=key
+            )
         else:
             parts.append(_field_condition(key, value, spec, mark, adapt, params))
     return " AND ".join(parts)

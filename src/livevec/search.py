@@ -111,7 +111,7 @@ class Search:
             )
         return float(value)
 
-    def _vector(self):  # noqa: ANN202 - VectorSpec
+    def _vector(self):
         vectors = self.table.spec.vectors
         if self._vector_column:
             return self.table.spec.vector(self._vector_column)

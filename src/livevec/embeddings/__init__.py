@@ -1,7 +1,7 @@
 """Embedding providers behind one interface, chosen by the model name's prefix."""
 
 from ._base import EmbeddingProvider, get_provider, register_provider
-from ._function import DEFAULT_MODEL, EmbeddingCache, EmbeddingFunction, text_hash
+from ._function import DEFAULT_MODEL, EmbeddingCache, EmbeddingFunction
 from .local import LocalProvider
 from .openai import OpenAIProvider
 

@@ -60,7 +60,7 @@ class EmbeddingFunction:
         return f"EmbeddingFunction({self.model_name!r})"
 
     @property
-    def provider(self):  # noqa: ANN201 - EmbeddingProvider, created once per process
+    def provider(self):
         return get_provider(self.model_name, self.options)
 
     @property
@@ -109,9 +109,7 @@ class EmbeddingFunction:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def embed_documents(
-        self, texts: Sequence[str], cache: EmbeddingCache | None = None
-    ) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], cache: EmbeddingCache | None = None) -> np.ndarray:
         """An (n, dimensions) float32 array; each distinct text not in `cache` is embedded once."""
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
@@ -150,9 +148,7 @@ class EmbeddingFunction:
             raise EmbeddingError(f"{self.model_name} failed: {type(exc).__name__}: {exc}") from exc
         vectors = np.asarray(raw, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise EmbeddingError(
-                f"{self.model_name} returned shape {vectors.shape} for {len(texts)} texts"
-            )
+            raise EmbeddingError(f"{self.model_name} returned shape {vectors.shape} for {len(texts)} texts")
         if vectors.shape[1] != self.dimensions:
             raise EmbeddingError(
                 f"{self.model_name} returned {vectors.shape[1]}-d vectors, the column holds {self.dimensions}"

@@ -34,7 +34,9 @@ class OpenAIProvider(EmbeddingProvider):
         batch_size: int = 256,
     ) -> None:
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip(
+            "/"
+        )
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self._dimensions = dimensions
         self.timeout = timeout

@@ -96,7 +96,9 @@ class SQLiteBackend(Backend):
                 self.url, isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            self._conn.execute(
+                "PRAGMA synchronous=NORMAL"
+            )  # WAL + NORMAL: durable at checkpoints, never corrupt
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(_META)
         except sqlite3.Error as exc:
@@ -270,9 +272,7 @@ class SQLiteBackend(Backend):
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
         types = [spec.column(n).type for n in names]
-        return [
-            {n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows
-        ]
+        return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
         where, params = self._where(spec, filters)

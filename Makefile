@@ -1,0 +1,23 @@
+# `make demo` sets up .venv and runs the shop demo; `make test` sets up .venv and runs the checks.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# torch's CPU build first: a plain `torch` requirement would pull several GB of CUDA packages
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[local,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/livevec recommend "a user likes sports"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
