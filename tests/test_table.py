@@ -33,7 +33,7 @@ def test_the_readme_example_runs_as_written(db):
     assert rows and all(r["price"] < 50 and r["category"] in ("fitness", "sports") for r in rows)
     assert all(r["_distance"] <= 0.85 for r in rows)
     frame = table.search(rows[0]["description_vec"]).limit(3).to_pandas()
-    assert list(frame["id"])[0] == rows[0]["id"] and len(frame) == 3
+    assert frame["id"].iloc[0] == rows[0]["id"] and len(frame) == 3
     with db.transaction():
         table.delete(filters={"id": 1})
         table.delete(filters={"id": 11})
