@@ -1,0 +1,218 @@
+"""Embedding: only changed text is embedded, the cache survives restarts, providers behind one interface."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+import livevec
+from livevec import EmbeddingFunction, EmbeddingProvider, Field, TableModel, register_provider
+
+from .models import CATALOG, Product
+
+KETTLE = dict(id=9, name="Kettle", description="An electric kettle", category="kitchen", price=30.0)
+
+
+def test_each_distinct_text_is_embedded_once(db, embedded_texts):
+    table = db.create_table(schema=Product)
+    twins = [{**CATALOG[0], "id": i} for i in (1, 2, 3)]
+    table.insert(twins + CATALOG[3:5])
+    assert sorted(embedded_texts) == sorted(
+        [CATALOG[0]["description"], CATALOG[3]["description"], CATALOG[4]["description"]]
+    )
+
+
+def test_update_embeds_only_when_the_source_text_changes(products, embedded_texts):
+    before = products.get(1).description_vec
+    products.update(values={"price": 18.0, "name": "Mat"}, filters={"id": 1})
+    products.update(values={"description": CATALOG[0]["description"]}, filters={"id": 1})
+    assert embedded_texts == []
+    assert products.get(1).description_vec == before
+    products.update(values={"description": "A thick cork mat for hot yoga"}, filters={"id": 1})
+    assert embedded_texts == ["A thick cork mat for hot yoga"]
+    assert products.get(1).description_vec != before
+    # many rows set to one new text: one embedding
+    products.update(values={"description": "A gift card"}, filters={"category": "beauty"})
+    assert embedded_texts[1:] == ["A gift card"]
+
+
+def test_update_leaves_rows_whose_text_is_unchanged_alone(products, embedded_texts):
+    own = np.random.default_rng(1).normal(size=384).astype(np.float32)
+    products.update(values={"description_vec": own}, filters={"id": 2})
+    # rows 2 and 3 get the text row 2 already has: only row 3 is re-embedded; row 2 keeps its own vector
+    products.update(values={"description": CATALOG[1]["description"]}, filters={"id": {"$in": [2, 3]}})
+    assert embedded_texts == []  # the text was in the cache already (row 2's insert)
+    np.testing.assert_allclose(products.get(2).description_vec, own, rtol=1e-6)
+    expected = products.embedding_function("description_vec").embed_documents([CATALOG[1]["description"]])[0]
+    np.testing.assert_allclose(products.get(3).description_vec, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_upsert_keeps_the_vector_when_the_text_is_unchanged(products, embedded_texts):
+    products.upsert({**CATALOG[2], "price": 80.0})
+    assert embedded_texts == []
+    products.upsert({**CATALOG[2], "description": "Trail running shoes with a rock plate"})
+    assert embedded_texts == ["Trail running shoes with a rock plate"]
+
+
+def test_cache_survives_a_restart(db_path, embedded_texts):
+    with livevec.connect(db_path) as db:
+        db.create_table(schema=Product).insert(CATALOG)
+    assert len(embedded_texts) == len(CATALOG)
+    with livevec.connect(db_path) as db:
+        table = db.create_table(schema=Product, if_exists="overwrite")
+        table.insert(CATALOG)
+    assert len(embedded_texts) == len(CATALOG)  # nothing new: every text came from the cache
+
+
+def test_a_failed_embedding_writes_no_row(db):
+    class Flaky(EmbeddingProvider):
+        batch_size = 2
+
+        @property
+        def dimensions(self) -> int:
+            return 4
+
+        def embed(self, texts):
+            if any("FAIL" in t for t in texts):
+                raise ConnectionError("model server went away")
+            return [[len(t), 1.0, 2.0, 3.0] for t in texts]
+
+    register_provider("flaky", Flaky)
+    flaky = EmbeddingFunction("flaky/test")
+
+    class Doc(TableModel):
+        __tablename__ = "docs"
+        id: int = Field(primary_key=True)
+        text: str
+        vec: list[float] = flaky.VectorField(source_field="text")
+
+    docs = db.create_table(schema=Doc)
+    docs.insert([{"id": 1, "text": "fine"}])
+    batch = [{"id": i, "text": f"text {i}"} for i in range(2, 8)] + [{"id": 8, "text": "FAIL here"}]
+    with pytest.raises(livevec.EmbeddingError, match="flaky/test failed: ConnectionError"):
+        docs.insert(batch)
+    assert docs.count() == 1
+    with pytest.raises(livevec.EmbeddingError):
+        docs.update(values={"text": "FAIL again"}, filters={"id": 1})
+    assert docs.get(1).text == "fine"
+    # the texts embedded before the failure are cached: a retry without the bad row embeds nothing new
+    docs.insert(batch[:-1])
+    assert docs.count() == 7
+
+
+def test_a_provider_returning_the_wrong_dimension_is_an_error(db):
+    class Wrong(EmbeddingProvider):
+        dimensions = 3
+
+        def embed(self, texts):
+            return [[1.0, 2.0] for _ in texts]
+
+    register_provider("wrong", Wrong)
+    wrong = EmbeddingFunction("wrong/x")
+
+    class Doc(TableModel):
+        __tablename__ = "docs"
+        id: int = Field(primary_key=True)
+        text: str
+        vec: list[float] = wrong.VectorField(source_field="text")
+
+    docs = db.create_table(schema=Doc)
+    with pytest.raises(livevec.EmbeddingError, match="2-d vectors, the column holds 3"):
+        docs.insert({"id": 1, "text": "hello"})
+    assert docs.count() == 0
+
+
+def test_the_local_model_is_loaded_once_and_lazily():
+    fn = EmbeddingFunction("local/all-MiniLM-L6-v2")
+    assert fn.dimensions == 384
+    assert fn.provider is EmbeddingFunction(model_name="local/all-MiniLM-L6-v2").provider
+    a, b = fn.embed_documents(["a mat for yoga", "a mat for yoga"])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_query_prefix_changes_the_query_vector():
+    plain = EmbeddingFunction("local/all-MiniLM-L6-v2")
+    prefixed = EmbeddingFunction("local/all-MiniLM-L6-v2", query_prefix="query: ")
+    assert not np.allclose(plain.embed_query("yoga"), prefixed.embed_query("yoga"))
+    np.testing.assert_allclose(prefixed.embed_query("yoga"), plain.embed_query("query: yoga"), rtol=1e-5)
+
+
+class EmbeddingServer:
+    """A real OpenAI-compatible HTTP endpoint: deterministic vectors, a 429 first, counts requests."""
+
+    def __init__(self, dimensions: int = 8, fail_first: int = 1) -> None:
+        self.requests: list[dict] = []
+        self.fail_first = fail_first
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"auth": self.headers.get("Authorization"), **body})
+                if len(server.requests) <= server.fail_first:
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    return
+                data = [
+                    {"index": i, "embedding": [float(len(t) + k) for k in range(dimensions)]}
+                    for i, t in enumerate(body["input"])
+                ]
+                payload = json.dumps({"data": list(reversed(data))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def embedding_server():
+    server = EmbeddingServer()
+    yield server
+    server.close()
+
+
+def test_openai_compatible_endpoint_with_retry_and_batches(db, embedding_server):
+    remote = EmbeddingFunction(
+        "openai/test-embed", base_url=embedding_server.url, api_key="sk-test", dimensions=8, batch_size=2
+    )
+
+    class Doc(TableModel):
+        __tablename__ = "docs"
+        id: int = Field(primary_key=True)
+        text: str
+        vec: list[float] = remote.VectorField(source_field="text")
+
+    docs = db.create_table(schema=Doc)
+    docs.insert([{"id": i, "text": "x" * i} for i in range(1, 6)])
+    posted = embedding_server.requests
+    assert posted[0]["auth"] == "Bearer sk-test" and posted[0]["model"] == "test-embed"
+    assert [len(r["input"]) for r in posted] == [2, 2, 2, 1]  # the 429 was retried, then batches of 2
+    assert docs.get(3).vec == [3.0 + k for k in range(8)]  # answers re-ordered by "index"
+    # the api key is never written into the database file
+    assert "sk-test" not in json.dumps(docs.spec.to_json())
+
+
+def test_openai_endpoint_errors_are_clear(embedding_server):
+    embedding_server.fail_first = 100
+    remote = EmbeddingFunction("openai/m", base_url=embedding_server.url, dimensions=8, max_retries=1)
+    with pytest.raises(livevec.EmbeddingError, match="HTTP 429"):
+        remote.embed_documents(["hello"])
+    unreachable = EmbeddingFunction("openai/m", base_url="http://127.0.0.1:9/v1", dimensions=8, max_retries=0)
+    with pytest.raises(livevec.EmbeddingError, match="unreachable"):
+        unreachable.embed_documents(["hello"])
