@@ -9,11 +9,11 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	# torch's CPU build first: a plain `torch` requirement would pull several GB of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,dev]"
+	$(BIN)/pip install -q -e ".[local,web,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/livevec recommend "a user likes sports"
+	$(BIN)/livevec demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
 from ._errors import LivevecError
@@ -27,6 +31,66 @@ def recommend(profile: str, db_path: str, limit: int, max_price: float | None) -
         search = search.filter({"price": {"$lte": max_price}})
     for row in search.to_list():
         click.echo(f"{row['_score']:.3f}  {row['price']:8.2f}  {row['name']}  [{row['category']}]")
+
+
+def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--port", default=8000, show_default=True, help="port to listen on (0 picks a free one)"
+    )(command)
+    return click.option(
+        "--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)"
+    )(command)
+
+
+@cli.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the shop  [default: shop.db in your data folder]",
+)
+@_server_options
+def demo(db_path: Path | None, host: str, port: int) -> None:
+    """Start the live shop on a local database, loading the demo catalog on its first run."""
+    web = _web()
+    if db_path is None:
+        import platformdirs
+
+        db_path = platformdirs.user_data_path("livevec") / "shop.db"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if not db_path.exists():
+        click.echo(f"First run: loading the demo catalog into {db_path} (embedding takes a minute)...")
+    db, _ = open_shop(db_path)
+    db.close()
+    web.serve(db_path, host, port, on_ready=_announce(db_path))
+
+
+@cli.command()
+@click.option("--db", "db_url", required=True, help="SQLite file (or database URL) of the shop")
+@_server_options
+def serve(db_url: str, host: str, port: int) -> None:
+    """Serve the shop (page, API and live events) on an existing database."""
+    web = _web()
+    if "://" not in db_url and not Path(db_url).is_file():
+        raise click.BadParameter(
+            f"no database file at {db_url!r} (`livevec demo --db` makes one)", param_hint="--db"
+        )
+    web.serve(db_url, host, port, on_ready=_announce(db_url))
+
+
+def _announce(db: str | Path) -> Callable[[str], None]:
+    def ready(url: str) -> None:
+        click.echo(f"livevec shop on {db}\nOpen {url}  (API docs: {url}docs; Ctrl+C stops)")
+
+    return ready
+
+
+def _web():
+    try:
+        from . import web
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"the shop needs {exc.name}: pip install 'livevec[web]'") from None
+    return web
 
 
 def main() -> None:

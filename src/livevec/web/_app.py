@@ -1,0 +1,306 @@
+"""`create_app()`: the shop's HTTP API, its live change stream and the page, on one database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+
+from .._database import Database, connect
+from .._errors import DuplicateKeyError, ValidationError
+from .._table import Table
+from ..demo import Product
+from ._events import ChangeBroadcaster
+from ._models import (
+    EDITABLE,
+    ImportResult,
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductUpdate,
+    ScoredProduct,
+)
+
+STATIC = Path(str(resources.files("livevec.web") / "static"))
+MAX_IMPORT_ERRORS = 20
+
+
+@dataclass
+class Shop:
+    db: Database
+    table: Table
+    changes: ChangeBroadcaster
+
+
+def create_app(db_url: str | Path, *, poll_interval: float = 0.2) -> FastAPI:
+    """The shop on the database at `db_url` (a SQLite file or a URL); creates its `products` table if missing.
+
+    `poll_interval` is how often, in seconds, the change feed is read for `/events`.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = await asyncio.to_thread(connect, db_url)
+        table = await asyncio.to_thread(db.create_table, Product, if_exists="skip")
+        # load the model now rather than on the first shopper's request
+        await asyncio.to_thread(table.embedding_function("description_vec").embed_query, "warm up")
+        broadcaster = ChangeBroadcaster(db, table, poll_interval=poll_interval)
+        app.state.shop = Shop(db, table, broadcaster)
+        poller = asyncio.create_task(broadcaster.run())
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            db.close()
+
+    app = FastAPI(
+        title="livevec shop",
+        summary="Products whose recommendations follow the catalog as it changes.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(ValidationError, _validation_error)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _routes(app)
+    return app
+
+
+def _shop(request: Request) -> Shop:
+    return request.app.state.shop
+
+
+ShopDep = Annotated[Shop, Depends(_shop)]
+NearestParams = dict[str, Any]
+
+
+def _nearest_params(
+    limit: Annotated[int, Query(ge=1, le=100, description="how many products")] = 10,
+    distance_threshold: Annotated[
+        float | None, Query(ge=0, le=2, description="keep products at most this cosine distance away")
+    ] = None,
+    category: Annotated[str | None, Query(description="only this category")] = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
+) -> NearestParams:
+    return {
+        "limit": limit,
+        "distance_threshold": distance_threshold,
+        "filters": _product_filters(category, min_price, max_price),
+    }
+
+
+def _product_filters(category: str | None, min_price: float | None, max_price: float | None) -> dict:
+    filters: dict[str, Any] = {}
+    if category is not None:
+        filters["category"] = category
+    price = {op: v for op, v in (("$gte", min_price), ("$lte", max_price)) if v is not None}
+    if price:
+        filters["price"] = price
+    return filters
+
+
+def _nearest(table: Table, text: str, params: NearestParams) -> list[dict[str, Any]]:
+    search = table.search(text).limit(params["limit"]).filter(params["filters"])
+    if params["distance_threshold"] is not None:
+        search = search.distance_threshold(params["distance_threshold"])
+    return [{**row, "distance": row["_distance"], "score": row["_score"]} for row in search.to_list()]
+
+
+# a profile or search text needs something to embed: at least one non-space character
+SearchText = Query(min_length=1, max_length=2000, pattern=r"\S")
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/recommendations", response_model=list[ScoredProduct], tags=["recommendations"])
+    def recommendations(
+        shop: ShopDep,
+        params: Annotated[NearestParams, Depends(_nearest_params)],
+        profile: Annotated[str, SearchText],
+    ) -> list[dict[str, Any]]:
+        """Products nearest to a shopper's profile text ("a user likes sports"), nearest first."""
+        return _nearest(shop.table, profile, params)
+
+    @app.get("/search", response_model=list[ScoredProduct], tags=["recommendations"])
+    def search(
+        shop: ShopDep,
+        params: Annotated[NearestParams, Depends(_nearest_params)],
+        q: Annotated[str, SearchText],
+    ) -> list[dict[str, Any]]:
+        """Products whose description is nearest in meaning to the search text."""
+        return _nearest(shop.table, q, params)
+
+    @app.get("/products", response_model=ProductPage, tags=["products"])
+    def list_products(
+        shop: ShopDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        category: str | None = None,
+        min_price: Annotated[float | None, Query(ge=0)] = None,
+        max_price: Annotated[float | None, Query(ge=0)] = None,
+        order_by: Literal["id", "name", "category", "price", "-price"] = "id",
+    ) -> dict[str, Any]:
+        """A page of products, filtered and ordered; `total` counts every match."""
+        filters = _product_filters(category, min_price, max_price)
+        rows = shop.table.query(filters, order_by=order_by, limit=limit, offset=offset).to_list()
+        return {"items": rows, "total": shop.table.count(filters), "offset": offset, "limit": limit}
+
+    @app.get("/products/{product_id}", response_model=ProductOut, tags=["products"])
+    def get_product(shop: ShopDep, product_id: str) -> Any:
+        return _existing(shop.table, product_id)
+
+    @app.post("/products", response_model=ProductOut, status_code=201, tags=["products"])
+    def create_product(shop: ShopDep, product: ProductCreate) -> Any:
+        """Add a product; its description is embedded before the call returns."""
+        row = _with_id(product.model_dump())
+        try:
+            return shop.table.insert(row)
+        except DuplicateKeyError:
+            raise HTTPException(409, f"a product with id {row['id']!r} already exists") from None
+
+    @app.patch("/products/{product_id}", response_model=ProductOut, tags=["products"])
+    def update_product(shop: ShopDep, product_id: str, changes: ProductUpdate) -> Any:
+        """Change some fields of a product; a new description is embedded again."""
+        values = changes.model_dump(exclude_unset=True)
+        if not values:
+            raise ValidationError(f"give at least one of the fields {list(EDITABLE)}")
+        if shop.table.update(values, {"id": product_id}) == 0:
+            raise HTTPException(404, f"no product with id {product_id!r}")
+        return _existing(shop.table, product_id)
+
+    @app.delete("/products/{product_id}", status_code=204, tags=["products"])
+    def delete_product(shop: ShopDep, product_id: str) -> Response:
+        if shop.table.delete({"id": product_id}) == 0:
+            raise HTTPException(404, f"no product with id {product_id!r}")
+        return Response(status_code=204)
+
+    @app.post(
+        "/products/import",
+        response_model=ImportResult,
+        tags=["products"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def import_products(
+        shop: ShopDep,
+        request: Request,
+        file_format: Annotated[
+            Literal["jsonl", "csv"] | None,
+            Query(alias="format", description="jsonl or csv; by default from the Content-Type"),
+        ] = None,
+        content_type: Annotated[str, Header()] = "",
+    ) -> dict[str, int]:
+        """Add or replace many products: JSON lines or CSV with the product fields. All of them or none."""
+        kind = file_format or (
+            "csv" if "csv" in content_type else "jsonl" if "json" in content_type else None
+        )
+        if kind is None:
+            message = "send Content-Type text/csv or application/x-ndjson, or pass ?format=csv|jsonl"
+            raise RequestValidationError([{"loc": ["query", "format"], "msg": message, "type": "missing"}])
+        text = (await request.body()).decode("utf-8-sig", errors="replace")
+        rows = _parse_import(text, kind)
+        if not rows:
+            raise ValidationError("no products in the body", field="body")
+        await asyncio.to_thread(shop.table.upsert, rows)
+        return {"imported": len(rows)}
+
+    @app.get(
+        "/events",
+        response_class=EventSourceResponse,
+        tags=["events"],
+        responses={200: {"description": "one event per product change; `id` is the change's seq"}},
+    )
+    async def events(
+        shop: ShopDep,
+        since: Annotated[int | None, Query(ge=0, description="replay changes after this seq")] = None,
+        last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Every product change as it is committed, by any client or process: Server-Sent Events.
+
+        Each event's data is `{"seq", "op": created|updated|deleted|reset, "id", "product", "at"}`;
+        `product` is null for a deletion. A reconnecting browser resumes after its `Last-Event-ID`.
+        """
+        async for event in shop.changes.stream(since if since is not None else last_event_id):
+            yield ServerSentEvent(data=event, id=str(event["seq"]))
+
+
+def _with_id(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "id": row["id"] or uuid.uuid4().hex[:12]}
+
+
+def _existing(table: Table, product_id: str) -> Product:
+    product = table.get(product_id)
+    if product is None:
+        raise HTTPException(404, f"no product with id {product_id!r}")
+    return product
+
+
+def _parse_import(text: str, kind: str) -> list[dict[str, Any]]:
+    """Validated product dicts; a 422 that names the line and field of each bad row."""
+    if kind == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        # an empty CSV cell is a missing value
+        items = [(reader.line_num, {k: (v or None) for k, v in row.items()}) for row in reader]
+    else:
+        items = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    items.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise RequestValidationError(
+                        [
+                            {
+                                "loc": ["body", f"line {number}"],
+                                "msg": f"not JSON: {exc.msg}",
+                                "type": "json_invalid",
+                            }
+                        ]
+                    ) from None
+    rows, errors = [], []
+    for number, item in items:
+        try:
+            row = ProductCreate.model_validate(item).model_dump()
+        except pydantic.ValidationError as exc:
+            errors += [
+                {**e, "loc": ["body", f"line {number}", *e["loc"]]} for e in exc.errors(include_url=False)
+            ]
+            continue
+        rows.append(_with_id(row))
+    if errors:
+        raise RequestValidationError(errors[:MAX_IMPORT_ERRORS])
+    return rows
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A livevec ValidationError as FastAPI's own 422: the field and the reason."""
+    assert isinstance(exc, ValidationError)
+    loc = ["body", exc.field] if exc.field else ["body"]
+    message = str(exc).removeprefix(f"{exc.field}: ")
+    return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)

@@ -1,0 +1,111 @@
+"""Product change events for `/events`: one poller follows the database's change feed for every client.
+
+The feed (`db.changes(since)`) holds committed writes from every process that uses the database, so
+a product added by another server, a script or the API shows up here the same way. One task polls it
+and hands each event to the subscribers' queues; a subscriber that falls too far behind is dropped
+and reconnects with `Last-Event-ID`, which replays the missed changes from the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._database import Database
+from .._table import Table
+from ..storage import Change
+
+_OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
+_BATCH = 1000
+
+
+class ChangeBroadcaster:
+    """Turns the change feed of one table into product events and fans them out to subscribers."""
+
+    def __init__(
+        self, db: Database, table: Table, *, poll_interval: float = 0.2, queue_size: int = 2000
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.poll_interval = poll_interval
+        self.queue_size = queue_size
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+
+    def events_since(self, since: int) -> tuple[list[dict[str, Any]], int]:
+        """The next batch of product events after change `since`, and the seq it reached (blocking)."""
+        changes = self.db.changes(since, _BATCH)
+        if not changes:
+            return [], since
+        return self._events(changes), changes[-1].seq
+
+    def _events(self, changes: list[Change]) -> list[dict[str, Any]]:
+        mine = [c for c in changes if c.table == self.table.name]
+        # one write can log a row twice in a row (its new vector, then its other fields): send it once
+        mine = [c for c, after in zip(mine, [*mine[1:], None], strict=True) if not _same_row(c, after)]
+        spec = self.table.spec
+        pk = spec.primary_key.name
+        keys = [c.key for c in mine if c.op in ("insert", "update")]
+        products = {}
+        for start in range(0, len(keys), 500):
+            for row in self.table.query({pk: {"$in": keys[start : start + 500]}}):
+                products[row[pk]] = {k: v for k, v in row.items() if spec.vector(k) is None}
+        return [
+            {
+                "seq": c.seq,
+                "op": _OPS[c.op],
+                "id": c.key,
+                # the row as it is now; None once it is deleted (a later change in the feed says so)
+                "product": products.get(c.key) if c.op in ("insert", "update") else None,
+                "at": c.at,
+            }
+            for c in mine
+        ]
+
+    async def run(self) -> None:
+        """Poll the feed from its newest change on and publish what comes; runs until cancelled."""
+        since = await asyncio.to_thread(self.db.last_change)
+        while True:
+            events, since = await asyncio.to_thread(self.events_since, since)
+            for event in events:
+                self._publish(event)
+            if not events:
+                await asyncio.sleep(self.poll_interval)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # too slow to keep up: end its stream; the client resumes from its Last-Event-ID
+                self._subscribers.discard(queue)
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
+    async def stream(self, since: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Events from now on; with `since`, first those after that seq still in the feed."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
+        self._subscribers.add(queue)  # before the replay, so nothing falls between the two
+        try:
+            last = since if since is not None else 0
+            while since is not None:
+                events, reached = await asyncio.to_thread(self.events_since, last)
+                for event in events:
+                    yield event
+                if reached == last:
+                    break
+                last = reached
+            while True:
+                event = await queue.get()
+                if event is None:
+                    return
+                if event["seq"] > last:
+                    last = event["seq"]
+                    yield event
+        finally:
+            self._subscribers.discard(queue)
+
+
+def _same_row(change: Change, after: Change | None) -> bool:
+    return after is not None and (change.table, change.key, change.op) == (after.table, after.key, after.op)

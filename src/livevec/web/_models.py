@@ -1,0 +1,61 @@
+"""The API's request and response bodies, made from the `Product` schema so the rules live in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from pydantic.fields import FieldInfo
+
+from ..demo import Product
+
+EDITABLE = ("name", "description", "category", "price")
+_STRICT = pydantic.ConfigDict(extra="forbid")
+
+
+def _field(name: str, *, optional: bool = False) -> tuple[Any, FieldInfo]:
+    info = Product.model_fields[name]
+    if not optional:
+        return info.annotation, info
+    # for PATCH: every field may be left out; the field's own checks still apply to a given value
+    return info.annotation | None, FieldInfo.merge_field_infos(info, default=None)
+
+
+ProductCreate = pydantic.create_model(
+    "ProductCreate",
+    __config__=_STRICT,
+    __doc__="A new product; the id is made up when left out. The description is embedded.",
+    id=_field("id", optional=True),
+    **{name: _field(name) for name in EDITABLE},
+)
+
+ProductUpdate = pydantic.create_model(
+    "ProductUpdate",
+    __config__=_STRICT,
+    __doc__="The fields to change; a changed description is embedded again.",
+    **{name: _field(name, optional=True) for name in EDITABLE},
+)
+
+ProductOut = pydantic.create_model(
+    "ProductOut",
+    __doc__="A product as the API returns it (without its vector).",
+    **{name: (Product.model_fields[name].annotation, ...) for name in ("id", *EDITABLE)},
+)
+
+
+class ScoredProduct(ProductOut):
+    """A product near the profile or search text: distance 0 is identical, score = 1 - distance."""
+
+    distance: float
+    score: float
+
+
+class ProductPage(pydantic.BaseModel):
+    items: list[ProductOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ImportResult(pydantic.BaseModel):
+    imported: int

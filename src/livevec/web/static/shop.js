@@ -1,0 +1,320 @@
+// The shop page: the shopper's recommendations and the admin's product table, both kept current by
+// the /events stream. Product text only ever reaches the page through textContent (never as HTML).
+"use strict";
+
+const PAGE_SIZE = 25;
+const FLASH_MS = 2500;
+
+const $ = (selector) => document.querySelector(selector);
+const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+
+const state = {
+  page: 0,
+  total: 0,
+  editing: null, // the product being edited in the form, or null when adding
+  requests: { recs: 0, products: 0 },
+  changedAt: new Map(), // product id -> when its last created/updated event arrived
+  flashes: { recs: new Map(), products: new Map() }, // id -> { changedAt, until }
+};
+
+// --- helpers ------------------------------------------------------------------------------------
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function formatPrice(price) {
+  return price === null || price === undefined ? "—" : money.format(price);
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  if (response.status === 204) return null;
+  const data = await response.json();
+  if (!response.ok) throw new Error(describeError(data, response.status));
+  return data;
+}
+
+function describeError(data, status) {
+  const detail = data && data.detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d) => {
+        const where = (d.loc || []).filter((part) => part !== "body" && part !== "query").join(".");
+        return where ? `${where}: ${d.msg}` : d.msg;
+      })
+      .join("; ");
+  }
+  return typeof detail === "string" ? detail : `request failed (${status})`;
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  };
+}
+
+// A changed product's card or row is highlighted once, by the first render whose data was fetched
+// after the change arrived; a render during the highlight (re-ranking) keeps it going.
+function flash(kind, node, id, fetchedAt) {
+  const flashes = state.flashes[kind];
+  const changed = state.changedAt.get(id);
+  let entry = flashes.get(id);
+  if (changed !== undefined && changed <= fetchedAt && (!entry || entry.changedAt !== changed)) {
+    entry = { changedAt: changed, until: performance.now() + FLASH_MS };
+    flashes.set(id, entry);
+  }
+  const left = entry ? entry.until - performance.now() : 0;
+  if (left > 0) {
+    node.classList.add("flash");
+    node.style.animationDelay = `${-(FLASH_MS - left)}ms`;
+  }
+}
+
+// --- shopper view -------------------------------------------------------------------------------
+
+function recommendationCard(product, fetchedAt) {
+  const card = el("li", "card");
+  card.dataset.id = product.id;
+  const top = el("div", "card-top");
+  top.append(el("span", "card-name", product.name), el("span", "card-price", formatPrice(product.price)));
+  const match = el("div", "card-match");
+  const meter = el("span", "meter");
+  const fill = el("span");
+  fill.style.width = `${Math.max(0, Math.min(1, product.score)) * 100}%`;
+  meter.append(fill);
+  match.append(meter, el("span", "card-score", `${Math.round(product.score * 100)}% match`));
+  card.append(
+    top,
+    el("span", "card-category", product.category || "uncategorised"),
+    el("p", "card-description", product.description),
+    match,
+  );
+  flash("recs", card, product.id, fetchedAt);
+  return card;
+}
+
+async function loadRecommendations() {
+  const request = ++state.requests.recs;
+  const profile = $("#profile").value.trim();
+  const status = $("#recs-status");
+  if (!profile) {
+    $("#recs").replaceChildren();
+    status.textContent = "Type what the shopper likes to see recommendations.";
+    return;
+  }
+  const params = new URLSearchParams({
+    profile,
+    limit: $("#count").value,
+    distance_threshold: $("#threshold").value,
+  });
+  const fetchedAt = performance.now();
+  try {
+    const items = await api("GET", `/recommendations?${params}`);
+    if (request !== state.requests.recs) return; // a newer request is on its way
+    $("#recs").replaceChildren(...items.map((p) => recommendationCard(p, fetchedAt)));
+    status.textContent = items.length
+      ? `${items.length} ${items.length === 1 ? "product" : "products"}, best match first`
+      : "Nothing this close: raise the max distance.";
+  } catch (error) {
+    if (request === state.requests.recs) status.textContent = error.message;
+  }
+}
+
+const scheduleRecommendations = debounce(loadRecommendations, 250);
+
+// --- admin panel --------------------------------------------------------------------------------
+
+function productRow(product, fetchedAt) {
+  const row = el("tr");
+  row.dataset.id = product.id;
+  if (state.editing && state.editing.id === product.id) row.classList.add("editing");
+  const edit = el("button", "link", "Edit");
+  edit.type = "button";
+  edit.addEventListener("click", () => startEditing(product));
+  const remove = el("button", "link danger", "Delete");
+  remove.type = "button";
+  remove.addEventListener("click", () => deleteProduct(product));
+  const actions = el("td", "actions");
+  actions.append(edit, remove);
+  const name = el("td", "name", product.name);
+  // on phones the category goes under the name; a break may follow each "/" of a long path
+  name.append(el("span", "row-category", product.category.replaceAll("/", "/\u200b")));
+  row.append(
+    name,
+    el("td", "category", product.category),
+    el("td", "num price", formatPrice(product.price)),
+    actions,
+  );
+  flash("products", row, product.id, fetchedAt);
+  return row;
+}
+
+async function loadProducts() {
+  const request = ++state.requests.products;
+  const params = new URLSearchParams({ offset: state.page * PAGE_SIZE, limit: PAGE_SIZE, order_by: "name" });
+  const fetchedAt = performance.now();
+  try {
+    const page = await api("GET", `/products?${params}`);
+    if (request !== state.requests.products) return;
+    if (page.items.length === 0 && state.page > 0 && page.total > 0) {
+      state.page = Math.floor((page.total - 1) / PAGE_SIZE); // the last page emptied: step back
+      return loadProducts();
+    }
+    state.total = page.total;
+    $("#products tbody").replaceChildren(...page.items.map((p) => productRow(p, fetchedAt)));
+    $("#total").textContent = `${page.total} ${page.total === 1 ? "product" : "products"}`;
+    const first = page.total ? page.offset + 1 : 0;
+    $("#page-info").textContent = `${first}–${page.offset + page.items.length} of ${page.total}`;
+    $("#prev").disabled = state.page === 0;
+    $("#next").disabled = page.offset + page.items.length >= page.total;
+  } catch (error) {
+    if (request === state.requests.products) showMessage(error.message, true);
+  }
+}
+
+function showMessage(text, isError = false) {
+  const message = $("#form-message");
+  message.textContent = text;
+  message.classList.toggle("error", isError);
+}
+
+function startEditing(product) {
+  state.editing = product;
+  $("#f-name").value = product.name;
+  $("#f-category").value = product.category;
+  $("#f-price").value = product.price === null ? "" : product.price;
+  $("#f-description").value = product.description;
+  $("#save").textContent = "Save changes";
+  $("#cancel-edit").hidden = false;
+  showMessage(`Editing ${product.id}`);
+  for (const row of document.querySelectorAll("#products tbody tr")) {
+    row.classList.toggle("editing", row.dataset.id === product.id);
+  }
+  $("#f-name").focus();
+}
+
+function resetForm() {
+  state.editing = null;
+  $("#product-form").reset();
+  $("#save").textContent = "Add product";
+  $("#cancel-edit").hidden = true;
+  for (const row of document.querySelectorAll("#products tbody tr.editing")) row.classList.remove("editing");
+}
+
+async function saveProduct(event) {
+  event.preventDefault();
+  const priceText = $("#f-price").value.trim();
+  const fields = {
+    name: $("#f-name").value.trim(),
+    category: $("#f-category").value.trim(),
+    price: priceText === "" ? null : Number(priceText),
+    description: $("#f-description").value.trim(),
+  };
+  const editing = state.editing;
+  $("#save").disabled = true;
+  try {
+    const saved = editing
+      ? await api("PATCH", `/products/${encodeURIComponent(editing.id)}`, fields)
+      : await api("POST", "/products", fields);
+    resetForm();
+    showMessage(editing ? `Saved “${saved.name}”` : `Added “${saved.name}”`);
+  } catch (error) {
+    showMessage(error.message, true);
+  } finally {
+    $("#save").disabled = false;
+  }
+}
+
+async function deleteProduct(product) {
+  if (!window.confirm(`Delete “${product.name}”?`)) return;
+  try {
+    await api("DELETE", `/products/${encodeURIComponent(product.id)}`);
+    if (state.editing && state.editing.id === product.id) resetForm();
+    showMessage(`Deleted “${product.name}”`);
+  } catch (error) {
+    showMessage(error.message, true);
+  }
+}
+
+// --- live updates -------------------------------------------------------------------------------
+
+const refreshAll = debounce(() => {
+  loadRecommendations();
+  loadProducts();
+}, 80);
+
+function setLive(mode, text) {
+  $("#live").dataset.state = mode;
+  $("#live-text").textContent = text;
+}
+
+function follow() {
+  const source = new EventSource("/events");
+  source.onopen = () => {
+    setLive("on", "live");
+    refreshAll(); // catch up with anything that changed while we were not listening
+  };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      setLive("off", "offline");
+      setTimeout(follow, 3000);
+    } else {
+      setLive("connecting", "reconnecting");
+    }
+  };
+  source.onmessage = (message) => {
+    const change = JSON.parse(message.data);
+    if (change.op === "created" || change.op === "updated") {
+      state.changedAt.set(change.id, performance.now());
+    } else if (change.op === "deleted" && state.editing && state.editing.id === change.id) {
+      resetForm();
+      showMessage("The product you were editing was deleted.", true);
+    }
+    refreshAll();
+  };
+}
+
+// --- wiring -------------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#profile-form").addEventListener("submit", (event) => event.preventDefault());
+  $("#profile").addEventListener("input", scheduleRecommendations);
+  $("#profile").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      loadRecommendations();
+    }
+  });
+  $("#threshold").addEventListener("input", () => {
+    $("#threshold-value").textContent = Number($("#threshold").value).toFixed(2);
+    scheduleRecommendations();
+  });
+  $("#count").addEventListener("change", loadRecommendations);
+  $("#product-form").addEventListener("submit", saveProduct);
+  $("#cancel-edit").addEventListener("click", () => {
+    resetForm();
+    showMessage("");
+  });
+  $("#prev").addEventListener("click", () => {
+    state.page = Math.max(0, state.page - 1);
+    loadProducts();
+  });
+  $("#next").addEventListener("click", () => {
+    state.page += 1;
+    loadProducts();
+  });
+  loadRecommendations();
+  loadProducts();
+  follow();
+});
