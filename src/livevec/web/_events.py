@@ -31,6 +31,7 @@ class ChangeBroadcaster:
         self.poll_interval = poll_interval
         self.queue_size = queue_size
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._closed = False
 
     def events_since(self, since: int) -> tuple[list[dict[str, Any]], int]:
         """The next batch of product events after change `since`, and the seq it reached (blocking)."""
@@ -78,13 +79,24 @@ class ChangeBroadcaster:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 # too slow to keep up: end its stream; the client resumes from its Last-Event-ID
-                self._subscribers.discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(None)
+                self._end(queue)
+
+    def _end(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self._subscribers.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    def close(self) -> None:
+        """End every open stream (the server is stopping: clients will reconnect to the next one)."""
+        self._closed = True
+        for queue in list(self._subscribers):
+            self._end(queue)
 
     async def stream(self, since: int | None = None) -> AsyncIterator[dict[str, Any]]:
         """Events from now on; with `since`, first those after that seq still in the feed."""
+        if self._closed:
+            return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
         self._subscribers.add(queue)  # before the replay, so nothing falls between the two
         try:

@@ -36,15 +36,14 @@ def serve(
         create_app(db_url),
         log_level="warning",
         access_log=False,
-        # open event streams never end by themselves: do not wait for them on Ctrl+C
-        timeout_graceful_shutdown=1,
+        timeout_graceful_shutdown=5,
     )
     server = _Server(config, f"http://{shown}:{sock.getsockname()[1]}/", on_ready)
     server.run(sockets=[sock])
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling `on_ready` when it answers requests (after the app's startup)."""
+    """uvicorn's server, telling `on_ready` when it answers requests and ending event streams on exit."""
 
     def __init__(self, config: uvicorn.Config, url: str, on_ready: Callable[[str], None] | None) -> None:
         super().__init__(config)
@@ -55,3 +54,10 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started and self.on_ready is not None:
             self.on_ready(self.url)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for open responses to finish; event streams finish only when told to
+        shop = getattr(self.config.app.state, "shop", None)
+        if shop is not None:
+            shop.changes.close()
+        await super().shutdown(sockets)
