@@ -122,8 +122,13 @@ def _nearest(table: Table, text: str, params: NearestParams) -> list[dict[str, A
     return [{**row, "distance": row["_distance"], "score": row["_score"]} for row in search.to_list()]
 
 
-# a profile or search text needs something to embed: at least one non-space character
-SearchText = Query(min_length=1, max_length=2000, pattern=r"\S")
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is blank: give some text to compare products with")
+    return text
+
+
+SearchText = Annotated[str, Query(min_length=1, max_length=2000), pydantic.AfterValidator(_not_blank)]
 
 
 def _routes(app: FastAPI) -> None:
@@ -135,7 +140,7 @@ def _routes(app: FastAPI) -> None:
     def recommendations(
         shop: ShopDep,
         params: Annotated[NearestParams, Depends(_nearest_params)],
-        profile: Annotated[str, SearchText],
+        profile: SearchText,
     ) -> list[dict[str, Any]]:
         """Products nearest to a shopper's profile text ("a user likes sports"), nearest first."""
         return _nearest(shop.table, profile, params)
@@ -144,7 +149,7 @@ def _routes(app: FastAPI) -> None:
     def search(
         shop: ShopDep,
         params: Annotated[NearestParams, Depends(_nearest_params)],
-        q: Annotated[str, SearchText],
+        q: SearchText,
     ) -> list[dict[str, Any]]:
         """Products whose description is nearest in meaning to the search text."""
         return _nearest(shop.table, q, params)
@@ -246,8 +251,15 @@ def _routes(app: FastAPI) -> None:
         Each event's data is `{"seq", "op": created|updated|deleted|reset, "id", "product", "at"}`;
         `product` is null for a deletion. A reconnecting browser resumes after its `Last-Event-ID`.
         """
-        async for event in shop.changes.stream(since if since is not None else last_event_id):
-            yield ServerSentEvent(data=event, id=str(event["seq"]))
+        queue = shop.changes.subscribe()
+        try:
+            # the first line says the stream is following (a client may write after seeing it);
+            # `retry` asks a browser to reconnect one second after a lost connection
+            yield ServerSentEvent(comment="following product changes", retry=1000)
+            async for event in shop.changes.stream(queue, since if since is not None else last_event_id):
+                yield ServerSentEvent(data=event, id=str(event["seq"]))
+        finally:
+            shop.changes.unsubscribe(queue)
 
 
 def _with_id(row: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from ..storage import Change
 _OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
 _BATCH = 1000
 
+# a subscriber's queue of events; None in it ends the stream
+Subscription = asyncio.Queue[dict[str, Any] | None]
+
 
 class ChangeBroadcaster:
     """Turns the change feed of one table into product events and fans them out to subscribers."""
@@ -30,7 +33,7 @@ class ChangeBroadcaster:
         self.table = table
         self.poll_interval = poll_interval
         self.queue_size = queue_size
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._subscribers: set[Subscription] = set()
         self._closed = False
 
     def events_since(self, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -81,7 +84,7 @@ class ChangeBroadcaster:
                 # too slow to keep up: end its stream; the client resumes from its Last-Event-ID
                 self._end(queue)
 
-    def _end(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    def _end(self, queue: Subscription) -> None:
         self._subscribers.discard(queue)
         while not queue.empty():
             queue.get_nowait()
@@ -93,30 +96,33 @@ class ChangeBroadcaster:
         for queue in list(self._subscribers):
             self._end(queue)
 
-    async def stream(self, since: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Events from now on; with `since`, first those after that seq still in the feed."""
+    def subscribe(self) -> Subscription:
+        """A queue that receives every event published from now on; pass it to `stream()`."""
+        queue: Subscription = asyncio.Queue(self.queue_size)
         if self._closed:
-            return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
-        self._subscribers.add(queue)  # before the replay, so nothing falls between the two
-        try:
-            last = since if since is not None else 0
-            while since is not None:
-                events, reached = await asyncio.to_thread(self.events_since, last)
-                for event in events:
-                    yield event
-                if reached == last:
-                    break
-                last = reached
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                if event["seq"] > last:
-                    last = event["seq"]
-                    yield event
-        finally:
-            self._subscribers.discard(queue)
+            queue.put_nowait(None)
+        else:
+            self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: Subscription) -> None:
+        self._subscribers.discard(queue)
+
+    async def stream(self, queue: Subscription, since: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The subscription's events; with `since`, first those after that seq still in the feed."""
+        last = since if since is not None else 0
+        # the queue was subscribed before this replay, so no change falls between the two
+        while since is not None:
+            events, reached = await asyncio.to_thread(self.events_since, last)
+            for event in events:
+                yield event
+            if reached == last:
+                break
+            last = reached
+        while (event := await queue.get()) is not None:
+            if event["seq"] > last:
+                last = event["seq"]
+                yield event
 
 
 def _same_row(change: Change, after: Change | None) -> bool:

@@ -10,7 +10,6 @@ const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD
 
 const state = {
   page: 0,
-  total: 0,
   editing: null, // the product being edited in the form, or null when adding
   requests: { recs: 0, products: 0 },
   changedAt: new Map(), // product id -> when its last created/updated event arrived
@@ -160,20 +159,30 @@ function productRow(product, fetchedAt) {
   return row;
 }
 
+// The table shows a page of products by name, or, with text in the find box, the nearest matches.
 async function loadProducts() {
   const request = ++state.requests.products;
-  const params = new URLSearchParams({ offset: state.page * PAGE_SIZE, limit: PAGE_SIZE, order_by: "name" });
+  const find = $("#find").value.trim();
   const fetchedAt = performance.now();
   try {
-    const page = await api("GET", `/products?${params}`);
+    const params = new URLSearchParams({ offset: state.page * PAGE_SIZE, limit: PAGE_SIZE, order_by: "name" });
+    const [page, matches] = await Promise.all([
+      api("GET", `/products?${params}`),
+      find ? api("GET", `/search?${new URLSearchParams({ q: find, limit: PAGE_SIZE })}`) : null,
+    ]);
     if (request !== state.requests.products) return;
+    $("#total").textContent = `${page.total} ${page.total === 1 ? "product" : "products"}`;
+    if (matches) {
+      $("#products tbody").replaceChildren(...matches.map((p) => productRow(p, fetchedAt)));
+      $("#page-info").textContent = `best ${matches.length} matches`;
+      $("#prev").disabled = $("#next").disabled = true;
+      return;
+    }
     if (page.items.length === 0 && state.page > 0 && page.total > 0) {
       state.page = Math.floor((page.total - 1) / PAGE_SIZE); // the last page emptied: step back
       return loadProducts();
     }
-    state.total = page.total;
     $("#products tbody").replaceChildren(...page.items.map((p) => productRow(p, fetchedAt)));
-    $("#total").textContent = `${page.total} ${page.total === 1 ? "product" : "products"}`;
     const first = page.total ? page.offset + 1 : 0;
     $("#page-info").textContent = `${first}–${page.offset + page.items.length} of ${page.total}`;
     $("#prev").disabled = state.page === 0;
@@ -301,6 +310,7 @@ document.addEventListener("DOMContentLoaded", () => {
     scheduleRecommendations();
   });
   $("#count").addEventListener("change", loadRecommendations);
+  $("#find").addEventListener("input", debounce(loadProducts, 250));
   $("#product-form").addEventListener("submit", saveProduct);
   $("#cancel-edit").addEventListener("click", () => {
     resetForm();
