@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,8 @@ def serve(
     try:
         sock = socket.create_server((host, port), family=family)
     except OSError as exc:
-        raise LivevecError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise LivevecError(f"cannot listen on {host}:{port}: {reason}; pick another --port") from None
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(
         host, f"[{host}]" if family == socket.AF_INET6 else host
     )
