@@ -222,6 +222,8 @@ def test_bulk_import_json_lines_and_csv_add_or_replace_all_or_nothing(api):
     empty = api.post("/products/import", params={"format": "csv"}, content="id,name\n")
     assert empty.status_code == 422
     assert api.get("/products", params={"category": other}).json()["total"] == 0
+    for key in by_id:
+        assert api.delete(f"/products/{key}").status_code == 204
 
 
 def test_events_stream_every_change_with_the_product(shop, api):
