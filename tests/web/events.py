@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 import time
 from typing import Any
@@ -20,6 +21,7 @@ class EventStream:
         self.content_type = ""
         self.retry_ms: int | None = None
         self.error: BaseException | None = None
+        self._socket: socket.socket | None = None
         self._client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(30, read=None))
         self._thread = threading.Thread(target=self._read, args=(params, headers), daemon=True)
         self._thread.start()
@@ -30,6 +32,7 @@ class EventStream:
         try:
             with self._client.stream("GET", "/events", params=params, headers=headers) as response:
                 self.content_type = response.headers["content-type"]
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
                 data: list[str] = []
                 event_id = None
                 for line in response.iter_lines():
@@ -61,5 +64,8 @@ class EventStream:
         return found
 
     def close(self) -> None:
-        self._client.close()
+        if self._socket is not None:  # wakes the reading thread, blocked until the next event
+            self._socket.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
+        assert not self._thread.is_alive()
+        self._client.close()

@@ -86,10 +86,18 @@ def _shop(request: Request) -> Shop:
 
 
 ShopDep = Annotated[Shop, Depends(_shop)]
-NearestParams = dict[str, Any]
 
 
-def _nearest_params(
+@dataclass(frozen=True)
+class NearestOptions:
+    """The options /recommendations and /search share."""
+
+    limit: int
+    distance_threshold: float | None
+    filters: dict[str, Any]
+
+
+def _nearest_options(
     limit: Annotated[int, Query(ge=1, le=100, description="how many products")] = 10,
     distance_threshold: Annotated[
         float | None, Query(ge=0, le=2, description="keep products at most this cosine distance away")
@@ -97,12 +105,8 @@ def _nearest_params(
     category: Annotated[str | None, Query(description="only this category")] = None,
     min_price: Annotated[float | None, Query(ge=0)] = None,
     max_price: Annotated[float | None, Query(ge=0)] = None,
-) -> NearestParams:
-    return {
-        "limit": limit,
-        "distance_threshold": distance_threshold,
-        "filters": _product_filters(category, min_price, max_price),
-    }
+) -> NearestOptions:
+    return NearestOptions(limit, distance_threshold, _product_filters(category, min_price, max_price))
 
 
 def _product_filters(category: str | None, min_price: float | None, max_price: float | None) -> dict:
@@ -115,10 +119,10 @@ def _product_filters(category: str | None, min_price: float | None, max_price: f
     return filters
 
 
-def _nearest(table: Table, text: str, params: NearestParams) -> list[dict[str, Any]]:
-    search = table.search(text).limit(params["limit"]).filter(params["filters"])
-    if params["distance_threshold"] is not None:
-        search = search.distance_threshold(params["distance_threshold"])
+def _nearest(table: Table, text: str, options: NearestOptions) -> list[dict[str, Any]]:
+    search = table.search(text).limit(options.limit).filter(options.filters)
+    if options.distance_threshold is not None:
+        search = search.distance_threshold(options.distance_threshold)
     return [{**row, "distance": row["_distance"], "score": row["_score"]} for row in search.to_list()]
 
 
@@ -139,20 +143,20 @@ def _routes(app: FastAPI) -> None:
     @app.get("/recommendations", response_model=list[ScoredProduct], tags=["recommendations"])
     def recommendations(
         shop: ShopDep,
-        params: Annotated[NearestParams, Depends(_nearest_params)],
+        options: Annotated[NearestOptions, Depends(_nearest_options)],
         profile: SearchText,
     ) -> list[dict[str, Any]]:
         """Products nearest to a shopper's profile text ("a user likes sports"), nearest first."""
-        return _nearest(shop.table, profile, params)
+        return _nearest(shop.table, profile, options)
 
     @app.get("/search", response_model=list[ScoredProduct], tags=["recommendations"])
     def search(
         shop: ShopDep,
-        params: Annotated[NearestParams, Depends(_nearest_params)],
+        options: Annotated[NearestOptions, Depends(_nearest_options)],
         q: SearchText,
     ) -> list[dict[str, Any]]:
         """Products whose description is nearest in meaning to the search text."""
-        return _nearest(shop.table, q, params)
+        return _nearest(shop.table, q, options)
 
     @app.get("/products", response_model=ProductPage, tags=["products"])
     def list_products(
@@ -231,7 +235,7 @@ def _routes(app: FastAPI) -> None:
         text = (await request.body()).decode("utf-8-sig", errors="replace")
         rows = _parse_import(text, kind)
         if not rows:
-            raise ValidationError("no products in the body", field="body")
+            raise ValidationError("no products in the body")
         await asyncio.to_thread(shop.table.upsert, rows)
         return {"imported": len(rows)}
 
@@ -276,8 +280,8 @@ def _existing(table: Table, product_id: str) -> Product:
 def _parse_import(text: str, kind: str) -> list[dict[str, Any]]:
     """Validated product dicts; a 422 that names the line and field of each bad row."""
     if kind == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        # an empty CSV cell is a missing value
+        # cells beyond the header are an error naming "extra cells"; an empty cell is a missing value
+        reader = csv.DictReader(io.StringIO(text), restkey="extra cells")
         items = [(reader.line_num, {k: (v or None) for k, v in row.items()}) for row in reader]
     else:
         items = []

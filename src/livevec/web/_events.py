@@ -9,6 +9,7 @@ and reconnects with `Last-Event-ID`, which replays the missed changes from the f
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..storage import Change
 
 _OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
 _BATCH = 1000
+logger = logging.getLogger(__name__)
 
 # a subscriber's queue of events; None in it ends the stream
 Subscription = asyncio.Queue[dict[str, Any] | None]
@@ -57,7 +59,7 @@ class ChangeBroadcaster:
         return [
             {
                 "seq": c.seq,
-                "op": _OPS[c.op],
+                "op": _OPS.get(c.op, c.op),
                 "id": c.key,
                 # the row as it is now; None once it is deleted (a later change in the feed says so)
                 "product": products.get(c.key) if c.op in ("insert", "update") else None,
@@ -70,7 +72,12 @@ class ChangeBroadcaster:
         """Poll the feed from its newest change on and publish what comes; runs until cancelled."""
         since = await asyncio.to_thread(self.db.last_change)
         while True:
-            events, since = await asyncio.to_thread(self.events_since, since)
+            try:
+                events, since = await asyncio.to_thread(self.events_since, since)
+            except Exception:  # a locked or unreachable database must not end live updates for good
+                logger.exception("reading the change feed failed; trying again in a second")
+                await asyncio.sleep(1)
+                continue
             for event in events:
                 self._publish(event)
             if not events:
