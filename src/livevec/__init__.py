@@ -15,6 +15,7 @@ from ._errors import (
 from ._schema import Field, TableModel
 from ._table import Table
 from .embeddings import EmbeddingFunction, EmbeddingProvider, register_provider
+from .recommend import Recommendation, Recommender
 from .search import QueryResult, Search, SearchHit
 from .storage import Change
 
@@ -31,6 +32,8 @@ __all__ = [
     "FilterError",
     "LivevecError",
     "QueryResult",
+    "Recommendation",
+    "Recommender",
     "SchemaError",
     "Search",
     "SearchHit",
