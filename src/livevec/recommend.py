@@ -28,7 +28,7 @@ from ._database import Database
 from ._errors import ValidationError
 from ._schema import Field, TableModel
 from ._table import Table
-from .filters import Filters
+from .filters import Filters, compile_filters
 from .search import MAX_LIMIT
 
 EventKind = Literal["view", "like", "cart", "purchase", "dismiss"]
@@ -215,6 +215,7 @@ class Recommender:
         _check_user_id(user_id)
         limit = _limit(limit)
         diversity = _finite(diversity, "diversity", minimum=0.0, maximum=1.0)
+        compile_filters(filters, self.table.spec)  # a bad filter fails here, whichever path runs
         user = self.users_table.get(user_id)
         profile = user.profile if user else None
         events = self.events_table.query({"user_id": user_id}, order_by=["-at", "-id"], limit=self.history)
