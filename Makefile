@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint
+.PHONY: demo test lint recommend-quality
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,3 +21,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# similar() against the Luma merchandisers' links, and replayed shopper sessions (benchmarks/QUALITY.md)
+recommend-quality: $(STAMP)
+	$(BIN)/python benchmarks/recommend_quality.py

@@ -10,6 +10,8 @@ import pytest
 import livevec
 from livevec.demo import Product, embed, load_catalog
 
+from . import models
+
 KITCHEN = "kitchen-accessories"
 WATCH = "24-MG01"  # Endurance Watch
 STRAPS = ("24-WG085", "24-WG086", "24-WG087", "24-WG085_Group")  # four near-identical yoga straps
@@ -52,6 +54,21 @@ def unit(vector):
 
 def nearest_neighbour(rec, product_id):
     return rec.similar(product_id, limit=1)[0].product["id"]
+
+
+def test_the_readme_example_runs_with_integer_keys(db):
+    table = db.create_table(schema=models.Product)
+    table.insert(models.CATALOG)
+    rec = livevec.Recommender(table)
+    rec.set_profile("ann", "yoga at home, and good coffee")
+    rec.record("ann", 1, "like")
+    results = rec.for_user("ann", limit=10, filters={"price": {"$lt": 50}}, diversity=0.3)
+    assert results and all(r.product["price"] < 50 and r.product["id"] != 1 for r in results)
+    assert "Espresso beans" in [r.product["name"] for r in results[:3]]
+    assert {r.reason for r in results} >= {"matches your interest “yoga at home, and good coffee”"}
+    similar = rec.similar(1, limit=5)
+    assert len(similar) == 5 and 1 not in ids(similar)
+    assert all(r.because_product == 1 and r.reason == "similar to “Yoga mat”" for r in similar)
 
 
 def test_users_and_events_are_tables_of_the_same_database(db, db_path, shop, rec):

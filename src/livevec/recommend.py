@@ -209,8 +209,8 @@ class Recommender:
     ) -> list[Recommendation]:
         """Products for this user within `filters`; `diversity` 0 ranks by similarity alone, 1 by variety.
 
-        Dismissed products never come back; purchased ones only with `exclude_purchased=False`, and
-        any product the user interacted with only with `exclude_seen=False`.
+        Dismissed products never come back; products the user interacted with only with
+        `exclude_seen=False`, and purchased ones only if `exclude_purchased=False` too.
         """
         _check_user_id(user_id)
         limit = _limit(limit)
