@@ -7,25 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-expect.set_options(timeout=20_000)  # a change shows within a second; leave room for a busy machine
-
-
-@pytest.fixture
-def page(browser, shop):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # the admin's "Delete ...?" confirmation
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(shop.url)
-    expect(page.locator("#live")).to_have_attribute("data-state", "on")
-    expect(page.locator("#recs .card").first).to_be_visible()
-    page.evaluate("window.sameDocument = true")  # gone if the page reloads
-    yield page
-    assert page.evaluate("window.sameDocument") is True, "the page reloaded"
-    assert errors == []
-    context.close()
-
 
 def show_profile(page: Page, text: str) -> None:
     page.fill("#profile", text)

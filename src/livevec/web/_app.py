@@ -9,13 +9,14 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -25,15 +26,21 @@ from .._database import Database, connect
 from .._errors import DuplicateKeyError, ValidationError
 from .._table import Table
 from ..demo import Product
+from ..recommend import Recommendation, Recommender
 from ._events import ChangeBroadcaster
 from ._models import (
     EDITABLE,
+    EventIn,
+    EventOut,
     ImportResult,
     ProductCreate,
     ProductOut,
     ProductPage,
     ProductUpdate,
+    ProfileIn,
+    RecommendedProduct,
     ScoredProduct,
+    UserOut,
 )
 
 STATIC = Path(str(resources.files("livevec.web") / "static"))
@@ -44,6 +51,7 @@ MAX_IMPORT_ERRORS = 20
 class Shop:
     db: Database
     table: Table
+    recommender: Recommender
     changes: ChangeBroadcaster
 
 
@@ -59,8 +67,9 @@ def create_app(db_url: str | Path, *, poll_interval: float = 0.2) -> FastAPI:
         table = await asyncio.to_thread(db.create_table, Product, if_exists="skip")
         # load the model now rather than on the first shopper's request
         await asyncio.to_thread(table.embedding_function("description_vec").embed_query, "warm up")
-        broadcaster = ChangeBroadcaster(db, table, poll_interval=poll_interval)
-        app.state.shop = Shop(db, table, broadcaster)
+        recommender = await asyncio.to_thread(Recommender, table)
+        broadcaster = ChangeBroadcaster(db, table, recommender=recommender, poll_interval=poll_interval)
+        app.state.shop = Shop(db, table, recommender, broadcaster)
         poller = asyncio.create_task(broadcaster.run())
         try:
             yield
@@ -126,13 +135,38 @@ def _nearest(table: Table, text: str, options: NearestOptions) -> list[dict[str,
     return [{**row, "distance": row["_distance"], "score": row["_score"]} for row in search.to_list()]
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
+def _not_blank(text: str | None) -> str | None:
+    if text is not None and not text.strip():
         raise ValueError("is blank: give some text to compare products with")
     return text
 
 
 SearchText = Annotated[str, Query(min_length=1, max_length=2000), pydantic.AfterValidator(_not_blank)]
+ProfileText = Annotated[
+    str | None,
+    Query(min_length=1, max_length=2000, description="what the shopper likes, in words"),
+    pydantic.AfterValidator(_not_blank),
+]
+UserId = Annotated[str, PathParam(min_length=1, max_length=200)]
+
+
+def _recommended(recommendation: Recommendation) -> dict[str, Any]:
+    by_similarity = recommendation.because in ("interest", "product")
+    return {
+        **recommendation.product,
+        "score": recommendation.score,
+        "distance": 1.0 - recommendation.score if by_similarity else None,
+        "reason": recommendation.reason,
+        "because": recommendation.because,
+        "because_product": recommendation.because_product,
+    }
+
+
+def _within(rows: list[dict[str, Any]], distance_threshold: float | None) -> list[dict[str, Any]]:
+    """The rows at most `distance_threshold` away; popular picks have no distance and stay."""
+    if distance_threshold is None:
+        return rows
+    return [r for r in rows if r["distance"] is None or r["distance"] <= distance_threshold]
 
 
 def _routes(app: FastAPI) -> None:
@@ -140,14 +174,76 @@ def _routes(app: FastAPI) -> None:
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/recommendations", response_model=list[ScoredProduct], tags=["recommendations"])
+    @app.get("/recommendations", response_model=list[RecommendedProduct], tags=["recommendations"])
     def recommendations(
         shop: ShopDep,
         options: Annotated[NearestOptions, Depends(_nearest_options)],
-        profile: SearchText,
+        profile: ProfileText = None,
+        user_id: Annotated[
+            str | None, Query(min_length=1, max_length=200, description="a shopper: profile and events")
+        ] = None,
+        diversity: Annotated[
+            float, Query(ge=0, le=1, description="with user_id: 0 ranks by similarity alone, 1 by variety")
+        ] = 0.3,
     ) -> list[dict[str, Any]]:
-        """Products nearest to a shopper's profile text ("a user likes sports"), nearest first."""
-        return _nearest(shop.table, profile, options)
+        """Products for a shopper (`user_id`) or a profile text (`profile`), best first, each with why.
+
+        A shopper's results blend their profile with what they viewed, liked, put in the cart and
+        bought, leave out what they dismissed or already saw, and change with their very next event.
+        """
+        if (profile is None) == (user_id is None):
+            raise RequestValidationError(
+                [{"loc": ["query", "profile"], "msg": "give either profile or user_id", "type": "missing"}]
+            )
+        if profile is not None:
+            reason = f"matches “{' '.join(profile.split())}”"
+            rows = _nearest(shop.table, profile, options)
+            return [{**row, "reason": reason, "because": "interest"} for row in rows]
+        results = shop.recommender.for_user(
+            user_id, limit=options.limit, filters=options.filters, diversity=diversity
+        )
+        return _within([_recommended(r) for r in results], options.distance_threshold)
+
+    @app.get(
+        "/products/{product_id}/similar", response_model=list[RecommendedProduct], tags=["recommendations"]
+    )
+    def similar_products(
+        shop: ShopDep, product_id: str, options: Annotated[NearestOptions, Depends(_nearest_options)]
+    ) -> list[dict[str, Any]]:
+        """ "More like this": the products nearest to this one, itself left out."""
+        _existing(shop.table, product_id)
+        results = shop.recommender.similar(product_id, limit=options.limit, filters=options.filters)
+        return _within([_recommended(r) for r in results], options.distance_threshold)
+
+    @app.get("/users", response_model=list[UserOut], tags=["shoppers"])
+    def list_users(shop: ShopDep) -> list[dict[str, Any]]:
+        """Every shopper, by id."""
+        return [asdict(user) for user in shop.recommender.users()]
+
+    @app.get("/users/{user_id}", response_model=UserOut, tags=["shoppers"])
+    def get_user(shop: ShopDep, user_id: UserId) -> dict[str, Any]:
+        return asdict(_existing_user(shop.recommender, user_id))
+
+    @app.put("/users/{user_id}", response_model=UserOut, tags=["shoppers"])
+    def set_profile(shop: ShopDep, user_id: UserId, body: ProfileIn) -> dict[str, Any]:
+        """Create the shopper, or change what they like (`null` clears it)."""
+        return asdict(shop.recommender.set_profile(user_id, body.profile))
+
+    @app.get("/users/{user_id}/events", response_model=list[EventOut], tags=["shoppers"])
+    def list_user_events(
+        shop: ShopDep, user_id: UserId, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[dict[str, Any]]:
+        """The shopper's newest events, newest first."""
+        _existing_user(shop.recommender, user_id)
+        return [asdict(event) for event in shop.recommender.events(user_id, limit)]
+
+    @app.post("/users/{user_id}/events", response_model=EventOut, status_code=201, tags=["shoppers"])
+    def record_event(shop: ShopDep, user_id: UserId, event: EventIn) -> dict[str, Any]:
+        """The shopper viewed, liked, carted, bought or dismissed a product; a new shopper is created.
+
+        Their next recommendations already reflect it.
+        """
+        return asdict(shop.recommender.record(user_id, event.product_id, event.kind))
 
     @app.get("/search", response_model=list[ScoredProduct], tags=["recommendations"])
     def search(
@@ -243,7 +339,9 @@ def _routes(app: FastAPI) -> None:
         "/events",
         response_class=EventSourceResponse,
         tags=["events"],
-        responses={200: {"description": "one event per product change; `id` is the change's seq"}},
+        responses={
+            200: {"description": "one event per product change or shopper activity; `id` is the change's seq"}
+        },
     )
     async def events(
         shop: ShopDep,
@@ -253,7 +351,9 @@ def _routes(app: FastAPI) -> None:
         """Every product change as it is committed, by any client or process: Server-Sent Events.
 
         Each event's data is `{"seq", "op": created|updated|deleted|reset, "id", "product", "at"}`;
-        `product` is null for a deletion. A reconnecting browser resumes after its `Last-Event-ID`.
+        `product` is null for a deletion. A shopper's event or new profile is
+        `{"seq", "op": "activity", "user_id", "kind": view|like|cart|purchase|dismiss|profile, "id", "at"}`
+        (`id` is the product, null for a profile). A reconnecting browser resumes after its `Last-Event-ID`.
         """
         queue = shop.changes.subscribe()
         try:
@@ -268,6 +368,13 @@ def _routes(app: FastAPI) -> None:
 
 def _with_id(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "id": row["id"] or uuid.uuid4().hex[:12]}
+
+
+def _existing_user(recommender: Recommender, user_id: str):
+    user = recommender.user(user_id)
+    if user is None:
+        raise HTTPException(404, f"no shopper with id {user_id!r}")
+    return user
 
 
 def _existing(table: Table, product_id: str) -> Product:

@@ -1,7 +1,8 @@
 """Product change events for `/events`: one poller follows the database's change feed for every client.
 
 The feed (`db.changes(since)`) holds committed writes from every process that uses the database, so
-a product added by another server, a script or the API shows up here the same way. One task polls it
+a product added by another server, a script or the API shows up here the same way. Writes to the
+recommender's tables become "activity" events, so a page showing a shopper follows what they do. One task polls it
 and hands each event to the subscribers' queues; a subscriber that falls too far behind is dropped
 and reconnects with `Last-Event-ID`, which replays the missed changes from the feed.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from .._database import Database
 from .._table import Table
+from ..recommend import Recommender
 from ..storage import Change
 
 _OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
@@ -29,10 +31,17 @@ class ChangeBroadcaster:
     """Turns the change feed of one table into product events and fans them out to subscribers."""
 
     def __init__(
-        self, db: Database, table: Table, *, poll_interval: float = 0.2, queue_size: int = 2000
+        self,
+        db: Database,
+        table: Table,
+        *,
+        recommender: Recommender | None = None,
+        poll_interval: float = 0.2,
+        queue_size: int = 2000,
     ) -> None:
         self.db = db
         self.table = table
+        self.recommender = recommender
         self.poll_interval = poll_interval
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
@@ -46,7 +55,13 @@ class ChangeBroadcaster:
         return self._events(changes), changes[-1].seq
 
     def _events(self, changes: list[Change]) -> list[dict[str, Any]]:
+        events = self._product_events(changes) + self._activity_events(changes)
+        return sorted(events, key=lambda event: event["seq"])
+
+    def _product_events(self, changes: list[Change]) -> list[dict[str, Any]]:
         mine = [c for c in changes if c.table == self.table.name]
+        if not mine:  # a batch of other tables' writes only
+            return []
         # one write can log a row twice in a row (its new vector, then its other fields): send it once
         mine = [c for c, after in zip(mine, [*mine[1:], None], strict=True) if not _same_row(c, after)]
         spec = self.table.spec
@@ -67,6 +82,30 @@ class ChangeBroadcaster:
             }
             for c in mine
         ]
+
+    def _activity_events(self, changes: list[Change]) -> list[dict[str, Any]]:
+        """Who did what: a shopper's new event (recorded once, never edited) or changed profile."""
+        if self.recommender is None:
+            return []
+        users, events = self.recommender.users_table, self.recommender.events_table
+        new_events = [c.key for c in changes if c.table == events.name and c.op == "insert"]
+        recorded = {}
+        for start in range(0, len(new_events), 500):
+            for row in events.query({"id": {"$in": new_events[start : start + 500]}}):
+                recorded[row["id"]] = row
+        activity = []
+        for c in changes:
+            if c.table == users.name and c.op in ("insert", "update"):
+                user, kind, product = c.key, "profile", None
+            elif c.table == events.name and c.key in recorded:
+                row = recorded[c.key]
+                user, kind, product = row["user_id"], row["kind"], row["product_id"]
+            else:
+                continue
+            activity.append(
+                {"seq": c.seq, "op": "activity", "user_id": user, "kind": kind, "id": product, "at": c.at}
+            )
+        return activity
 
     async def run(self) -> None:
         """Poll the feed from its newest change on and publish what comes; runs until cancelled."""

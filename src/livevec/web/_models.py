@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import pydantic
 from pydantic.fields import FieldInfo
 
 from ..demo import Product
+from ..recommend import EventKind
 
 EDITABLE = ("name", "description", "category", "price")
 _STRICT = pydantic.ConfigDict(extra="forbid")
@@ -59,3 +61,42 @@ class ProductPage(pydantic.BaseModel):
 
 class ImportResult(pydantic.BaseModel):
     imported: int
+
+
+class RecommendedProduct(ProductOut):
+    """A recommended product and why: distance 0 is identical, score = 1 - distance.
+
+    At a cold start (a shopper with no profile and no events) `score` is the product's popularity
+    (recent events of every shopper, weighted by kind) and `distance` is null.
+    """
+
+    score: float
+    distance: float | None
+    reason: str
+    because: Literal["interest", "product", "popular", "catalog"]
+    because_product: str | None = None
+
+
+class ProfileIn(pydantic.BaseModel):
+    """What the shopper likes, in words; null clears it."""
+
+    model_config = _STRICT
+    profile: str | None = pydantic.Field(max_length=5000)
+
+
+class UserOut(pydantic.BaseModel):
+    user_id: str
+    profile: str | None
+
+
+class EventIn(pydantic.BaseModel):
+    """Something the shopper did with a product."""
+
+    model_config = _STRICT
+    product_id: str = pydantic.Field(min_length=1, max_length=64)
+    kind: EventKind
+
+
+class EventOut(EventIn):
+    user_id: str
+    at: datetime

@@ -1,5 +1,8 @@
 // The shop page: the shopper's recommendations and the admin's product table, both kept current by
 // the /events stream. Product text only ever reaches the page through textContent (never as HTML).
+// The shopper view shows either a profile text's matches (no shopper picked) or a shopper's
+// recommendations, which follow their likes and dismissals; "More like this" swaps in one product's
+// nearest neighbours until "Back".
 "use strict";
 
 const PAGE_SIZE = 25;
@@ -10,6 +13,10 @@ const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD
 
 const state = {
   page: 0,
+  user: "", // the shopper picked, "" for none
+  profiles: new Map(), // shopper id -> their profile text (null when none)
+  anonymousProfile: "", // the text typed while no shopper is picked, restored on coming back
+  similarTo: null, // the product whose "More like this" is shown, or null
   editing: null, // the product being edited in the form, or null when adding
   requests: { recs: 0, products: 0 },
   changedAt: new Map(), // product id -> when its last created/updated event arrived
@@ -38,7 +45,7 @@ async function api(method, path, body) {
   const response = await fetch(path, options);
   if (response.status === 204) return null;
   const data = await response.json();
-  if (!response.ok) throw new Error(describeError(data, response.status));
+  if (!response.ok) throw Object.assign(new Error(describeError(data, response.status)), { status: response.status });
   return data;
 }
 
@@ -82,55 +89,185 @@ function flash(kind, node, id, fetchedAt) {
 
 // --- shopper view -------------------------------------------------------------------------------
 
+function shopper() {
+  return $("#user").value;
+}
+
 function recommendationCard(product, fetchedAt) {
   const card = el("li", "card");
   card.dataset.id = product.id;
   const top = el("div", "card-top");
   top.append(el("span", "card-name", product.name), el("span", "card-price", formatPrice(product.price)));
   const match = el("div", "card-match");
-  const meter = el("span", "meter");
-  const fill = el("span");
-  fill.style.width = `${Math.max(0, Math.min(1, product.score)) * 100}%`;
-  meter.append(fill);
-  match.append(meter, el("span", "card-score", `${Math.round(product.score * 100)}% match`));
+  if (product.distance !== null) {
+    const meter = el("span", "meter");
+    const fill = el("span");
+    fill.style.width = `${Math.max(0, Math.min(1, product.score)) * 100}%`;
+    meter.append(fill);
+    match.append(meter, el("span", "card-score", `${Math.round(product.score * 100)}% match`));
+  }
   card.append(
     top,
     el("span", "card-category", product.category || "uncategorised"),
     el("p", "card-description", product.description),
     match,
   );
+  // a profile text's matches all match that text: the reason only says something for a shopper
+  if (shopper() || state.similarTo) card.append(el("p", "card-reason", product.reason));
+  const actions = el("div", "card-actions");
+  if (shopper()) {
+    actions.append(
+      actionButton("Like", "like", () => recordEvent(product, "like")),
+      actionButton("Not for me", "dismiss", () => recordEvent(product, "dismiss")),
+    );
+  }
+  actions.append(actionButton("More like this", "more link", () => showSimilar(product)));
+  card.append(actions);
   flash("recs", card, product.id, fetchedAt);
   return card;
 }
 
+function actionButton(text, className, onClick) {
+  const button = el("button", className, text);
+  button.type = "button";
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+// What the shopper view shows now: where to get it, what the status line calls it, what to say if empty.
+function recommendationsRequest() {
+  const params = new URLSearchParams({ limit: $("#count").value });
+  if (state.similarTo) {
+    const path = `/products/${encodeURIComponent(state.similarTo.id)}/similar`;
+    return { path, params, label: `like “${state.similarTo.name}”`, empty: "Nothing else like it." };
+  }
+  if (shopper()) {
+    params.set("user_id", shopper());
+    return { path: "/recommendations", params, label: `for ${shopper()}`, empty: "Nothing left to show." };
+  }
+  const profile = $("#profile").value.trim();
+  if (!profile) return null;
+  params.set("profile", profile);
+  params.set("distance_threshold", $("#threshold").value);
+  const empty = "Nothing this close: raise the max distance.";
+  return { path: "/recommendations", params, label: "best match first", empty };
+}
+
 async function loadRecommendations() {
   const request = ++state.requests.recs;
-  const profile = $("#profile").value.trim();
   const status = $("#recs-status");
-  if (!profile) {
+  // the distance slider is for a profile text's matches
+  $("#threshold").disabled = Boolean(shopper() || state.similarTo);
+  const wanted = recommendationsRequest();
+  if (!wanted) {
     $("#recs").replaceChildren();
     status.textContent = "Type what the shopper likes to see recommendations.";
     return;
   }
-  const params = new URLSearchParams({
-    profile,
-    limit: $("#count").value,
-    distance_threshold: $("#threshold").value,
-  });
   const fetchedAt = performance.now();
   try {
-    const items = await api("GET", `/recommendations?${params}`);
+    const items = await api("GET", `${wanted.path}?${wanted.params}`);
     if (request !== state.requests.recs) return; // a newer request is on its way
     $("#recs").replaceChildren(...items.map((p) => recommendationCard(p, fetchedAt)));
     status.textContent = items.length
-      ? `${items.length} ${items.length === 1 ? "product" : "products"}, best match first`
-      : "Nothing this close: raise the max distance.";
+      ? `${items.length} ${items.length === 1 ? "product" : "products"}, ${wanted.label}`
+      : wanted.empty;
   } catch (error) {
-    if (request === state.requests.recs) status.textContent = error.message;
+    if (request !== state.requests.recs) return;
+    if (state.similarTo && error.status === 404) return showRecommendations(); // that product is gone
+    status.textContent = error.message;
   }
 }
 
 const scheduleRecommendations = debounce(loadRecommendations, 250);
+
+// --- shoppers -----------------------------------------------------------------------------------
+
+async function loadUsers() {
+  try {
+    const users = await api("GET", "/users");
+    state.profiles = new Map(users.map((u) => [u.user_id, u.profile]));
+    const select = $("#user");
+    const picked = select.value;
+    const options = [["", "Anyone"], ...users.map((u) => [u.user_id, u.user_id])];
+    select.replaceChildren(...options.map(([value, text]) => Object.assign(el("option", null, text), { value })));
+    select.value = picked; // shoppers are never removed
+    if (picked && document.activeElement !== $("#profile")) {
+      $("#profile").value = state.profiles.get(picked) ?? ""; // changed by another client, maybe
+    }
+  } catch (error) {
+    $("#recs-status").textContent = error.message;
+  }
+}
+
+const scheduleUsers = debounce(loadUsers, 150);
+
+function pickUser() {
+  const user = shopper();
+  if (!state.user) state.anonymousProfile = $("#profile").value;
+  state.user = user;
+  $("#profile").value = user ? (state.profiles.get(user) ?? "") : state.anonymousProfile;
+  $("#profile").placeholder = user ? `What does ${user} like? (optional)` : "";
+  state.similarTo = null;
+  showRecommendations();
+}
+
+async function addUser() {
+  const name = $("#new-user").value.trim();
+  if (!name) return;
+  try {
+    if (!state.profiles.has(name)) {
+      // the new shopper starts with the text in the box as their profile
+      const profile = $("#profile").value.trim() || null;
+      await api("PUT", `/users/${encodeURIComponent(name)}`, { profile });
+      await loadUsers();
+    }
+    $("#user").value = name;
+    $("#new-user").value = "";
+    pickUser();
+  } catch (error) {
+    $("#recs-status").textContent = error.message;
+  }
+}
+
+// A picked shopper's profile is saved as it is typed; their recommendations follow.
+const saveProfile = debounce(async () => {
+  const user = shopper();
+  if (!user) return;
+  const text = $("#profile").value.trim();
+  try {
+    const saved = await api("PUT", `/users/${encodeURIComponent(user)}`, { profile: text || null });
+    state.profiles.set(user, saved.profile);
+    loadRecommendations();
+  } catch (error) {
+    $("#recs-status").textContent = error.message;
+  }
+}, 400);
+
+async function recordEvent(product, kind) {
+  const user = shopper();
+  try {
+    await api("POST", `/users/${encodeURIComponent(user)}/events`, { product_id: product.id, kind });
+    loadRecommendations();
+  } catch (error) {
+    $("#recs-status").textContent = error.message;
+  }
+}
+
+function showSimilar(product) {
+  state.similarTo = { id: product.id, name: product.name };
+  $("#similar-title").textContent = `More like “${product.name}”`;
+  $("#similar-bar").hidden = false;
+  // opening a product's neighbours is a view of it: it nudges the shopper's taste
+  if (shopper()) recordEvent(product, "view");
+  else loadRecommendations();
+}
+
+function showRecommendations() {
+  state.similarTo = null;
+  $("#similar-bar").hidden = true;
+  loadRecommendations();
+}
 
 // --- admin panel --------------------------------------------------------------------------------
 
@@ -273,6 +410,7 @@ function follow() {
   source.onopen = () => {
     setLive("on", "live");
     refreshAll(); // catch up with anything that changed while we were not listening
+    scheduleUsers();
   };
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
@@ -284,6 +422,12 @@ function follow() {
   };
   source.onmessage = (message) => {
     const change = JSON.parse(message.data);
+    if (change.op === "activity") {
+      // a new shopper or profile changes the picker; the picked shopper's activity, their list
+      if (change.kind === "profile") scheduleUsers();
+      if (change.user_id === shopper()) scheduleRecommendations();
+      return;
+    }
     if (change.op === "created" || change.op === "updated") {
       state.changedAt.set(change.id, performance.now());
     } else if (change.op === "deleted" && state.editing && state.editing.id === change.id) {
@@ -298,7 +442,16 @@ function follow() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#profile-form").addEventListener("submit", (event) => event.preventDefault());
-  $("#profile").addEventListener("input", scheduleRecommendations);
+  $("#profile").addEventListener("input", () => (shopper() ? saveProfile() : scheduleRecommendations()));
+  $("#user").addEventListener("change", pickUser);
+  $("#add-user").addEventListener("click", addUser);
+  $("#new-user").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      addUser();
+    }
+  });
+  $("#back").addEventListener("click", showRecommendations);
   $("#profile").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
@@ -324,6 +477,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.page += 1;
     loadProducts();
   });
+  loadUsers();
   loadRecommendations();
   loadProducts();
   follow();
