@@ -16,6 +16,7 @@ const state = {
   user: "", // the shopper picked, "" for none
   profiles: new Map(), // shopper id -> their profile text (null when none)
   anonymousProfile: "", // the text typed while no shopper is picked, restored on coming back
+  profileEdit: null, // { user, text } of the profile being typed, saved shortly after the last key
   similarTo: null, // the product whose "More like this" is shown, or null
   editing: null, // the product being edited in the form, or null when adding
   requests: { recs: 0, products: 0 },
@@ -208,7 +209,6 @@ function pickUser() {
   state.user = user;
   $("#profile").value = user ? (state.profiles.get(user) ?? "") : state.anonymousProfile;
   $("#profile").placeholder = user ? `What does ${user} like? (optional)` : "";
-  state.similarTo = null;
   showRecommendations();
 }
 
@@ -230,11 +230,15 @@ async function addUser() {
   }
 }
 
-// A picked shopper's profile is saved as it is typed; their recommendations follow.
+// A picked shopper's profile is saved as it is typed (to that shopper, even if another is picked
+// meanwhile); their recommendations follow.
+function editProfile() {
+  state.profileEdit = { user: shopper(), text: $("#profile").value.trim() };
+  saveProfile();
+}
+
 const saveProfile = debounce(async () => {
-  const user = shopper();
-  if (!user) return;
-  const text = $("#profile").value.trim();
+  const { user, text } = state.profileEdit;
   try {
     const saved = await api("PUT", `/users/${encodeURIComponent(user)}`, { profile: text || null });
     state.profiles.set(user, saved.profile);
@@ -442,7 +446,7 @@ function follow() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#profile-form").addEventListener("submit", (event) => event.preventDefault());
-  $("#profile").addEventListener("input", () => (shopper() ? saveProfile() : scheduleRecommendations()));
+  $("#profile").addEventListener("input", () => (shopper() ? editProfile() : scheduleRecommendations()));
   $("#user").addEventListener("change", pickUser);
   $("#add-user").addEventListener("click", addUser);
   $("#new-user").addEventListener("keydown", (event) => {
