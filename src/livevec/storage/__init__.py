@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._base import Backend, Change, VectorSearch
+from ._base import Backend, Change, FulltextSearch, VectorSearch
 from .sqlite import SQLiteBackend
 
 
@@ -20,4 +20,4 @@ def open_backend(url: str | Path) -> Backend:
     return SQLiteBackend(url)
 
 
-__all__ = ["Backend", "Change", "SQLiteBackend", "VectorSearch", "open_backend"]
+__all__ = ["Backend", "Change", "FulltextSearch", "SQLiteBackend", "VectorSearch", "open_backend"]

@@ -41,6 +41,19 @@ class VectorSearch:
     min_distance: float | None = None
 
 
+@dataclass(frozen=True)
+class FulltextSearch:
+    """A keyword request on the table's full-text columns (those declared `Field(fulltext=True)`).
+
+    `query` is the user's text as typed: a backend treats it as plain words, never as its own query
+    syntax, so no input can make the search fail. A row matches when it contains any of the words.
+    """
+
+    query: str
+    limit: int
+    filters: Filters | None = None
+
+
 class Backend(ABC):
     """Storage for tables, their vectors, the embedding cache and the change feed."""
 
@@ -93,6 +106,15 @@ class Backend(ABC):
     @abstractmethod
     def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
         """Rows nearest first with their distance; ties broken by primary key."""
+
+    @abstractmethod
+    def fulltext_search(self, spec: TableSpec, request: FulltextSearch) -> list[tuple[dict[str, Any], float]]:
+        """Rows matching any word of the query, best first, with a BM25-style relevance score.
+
+        Scores are positive and higher is better; they compare rows of one query only. Ties are broken
+        by primary key. A query with no words returns no rows. The index behind it is kept in step with
+        every write, inside the write's own transaction.
+        """
 
     # embedding cache (see EmbeddingCache)
     @abstractmethod

@@ -3,12 +3,16 @@
 Every table gets triggers that append to `_livevec_changes`, so a write made by any process (or any
 SQLite client) is visible in the log. Each vector column's in-memory index remembers the last change
 it applied and catches up from the log before every search: a search always sees committed writes.
+
+A table with `Field(fulltext=True)` columns also gets an FTS5 index (`_livevec_fts_<table>`, external
+content, BM25 ranking) that triggers keep in step inside each write's own transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DuplicateKeyError, StorageError, ValidationError
+from .._errors import DuplicateKeyError, SchemaError, StorageError, ValidationError
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
-from ._base import Backend, Change, VectorSearch
+from ._base import Backend, Change, FulltextSearch, VectorSearch
 from .vector_index import ExactIndex, VectorIndex
 
 _SQL_TYPES = {
@@ -37,6 +41,11 @@ _SQL_TYPES = {
 # the change log keeps this many entries; a follower further behind rebuilds from the tables
 _CHANGE_LOG_KEEP = 100_000
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+# porter: "speakers" finds "speaker"; remove_diacritics: "cafe" finds "café"
+_FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_FTS_RESERVED = {"rank", "rowid"}  # FTS5 column names that cannot be used
+_WORD = re.compile(r"\w+")
+_MAX_QUERY_WORDS = 64
 
 _META = """
 CREATE TABLE IF NOT EXISTS _livevec_tables (name TEXT PRIMARY KEY, spec TEXT NOT NULL);
@@ -187,14 +196,47 @@ class SQLiteBackend(Backend):
                 f"CREATE TRIGGER {trigger} AFTER UPDATE OF {quote(pk.name)} ON {t} "
                 f"WHEN OLD.{quote(pk.name)} IS NOT NEW.{quote(pk.name)} BEGIN {body}; END"
             )
+            if any(c.fulltext for c in spec.columns):
+                self._create_fulltext(spec)
             self._execute(
                 "INSERT INTO _livevec_tables (name, spec) VALUES (?, ?)",
                 (spec.name, json.dumps(spec.to_json())),
             )
             self._log_reset(spec.name)
 
+    def _create_fulltext(self, spec: TableSpec) -> None:
+        """The table's FTS5 index over its fulltext columns, and the triggers that keep it in step."""
+        names = [c.name for c in spec.columns if c.fulltext]
+        for name in names:
+            if name.lower() in _FTS_RESERVED | {_fts_table(spec.name).lower()}:
+                raise SchemaError(f"{spec.name}.{name}: this name cannot be a full-text column in SQLite")
+        f, t = quote(_fts_table(spec.name)), quote(spec.name)
+        columns = ", ".join(map(quote, names))
+        content = spec.name.replace("'", "''")
+        self._execute(
+            f"CREATE VIRTUAL TABLE {f} USING fts5({columns}, content='{content}', "
+            f"content_rowid='rowid', tokenize='{_FTS_TOKENIZER}')"
+        )
+        # external content: the index must be told the old text to forget a row
+        add = f"INSERT INTO {f} (rowid, {columns}) VALUES (NEW.rowid, {', '.join('NEW.' + quote(n) for n in names)})"
+        forget = (
+            f"INSERT INTO {f} ({f}, rowid, {columns}) "
+            f"VALUES ('delete', OLD.rowid, {', '.join('OLD.' + quote(n) for n in names)})"
+        )
+        # an integer primary key is the rowid: changing it moves the row in the index too
+        watched = ", ".join(map(quote, [*names, spec.primary_key.name]))
+        for op, on, body in (
+            ("insert", "INSERT", f"{add};"),
+            ("delete", "DELETE", f"{forget};"),
+            ("update", f"UPDATE OF {watched}", f"{forget}; {add};"),
+        ):
+            trigger = quote(f"_livevec_{spec.name}_fts_{op}")
+            self._execute(f"CREATE TRIGGER {trigger} AFTER {on} ON {t} BEGIN {body} END")
+        self._execute(f"INSERT INTO {f} ({f}) VALUES ('rebuild')")
+
     def drop_table(self, name: str) -> None:
         with self.transaction():
+            self._execute(f"DROP TABLE IF EXISTS {quote(_fts_table(name))}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = ?", (name,))
             self._log_reset(name)
@@ -361,6 +403,37 @@ class SQLiteBackend(Backend):
         column.seq = last
         return column
 
+    # --- full-text search ---------------------------------------------------------------------
+
+    def fulltext_search(self, spec: TableSpec, request: FulltextSearch) -> list[tuple[dict[str, Any], float]]:
+        match = fts_query(request.query)
+        if not match:
+            return []
+        f, t, pk = quote(_fts_table(spec.name)), quote(spec.name), quote(spec.primary_key.name)
+        names = spec.column_names
+        sql = (
+            f"SELECT bm25({f}), {', '.join(f'{t}.{quote(n)}' for n in names)} "
+            f"FROM {f} JOIN {t} ON {t}.rowid = {f}.rowid WHERE {f} MATCH ?"
+        )
+        params: list[Any] = [match]
+        if request.filters:
+            where, filter_params = self._where(spec, request.filters)
+            sql += f" AND {t}.rowid IN (SELECT rowid FROM {t} WHERE {where})"
+            params += filter_params
+        sql += f" ORDER BY bm25({f}), {t}.{pk} LIMIT ?"
+        with self._lock:
+            if not self._has_fulltext_index(spec):
+                with self.transaction():
+                    self._create_fulltext(spec)
+            rows = self._conn.execute(sql, [*params, int(request.limit)]).fetchall()
+        # SQLite's bm25() is negated so that ascending order is best first: flip it back
+        return [(self._rows(spec, names, [row[1:]])[0], -float(row[0])) for row in rows]
+
+    def _has_fulltext_index(self, spec: TableSpec) -> bool:
+        """False only for a file made before full-text search existed: the index is then built once."""
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._conn.execute(sql, (_fts_table(spec.name),)).fetchone() is not None
+
     # --- embedding cache ----------------------------------------------------------------------
 
     def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]:
@@ -398,6 +471,20 @@ class SQLiteBackend(Backend):
             "DELETE FROM _livevec_changes WHERE seq <= (SELECT max(seq) FROM _livevec_changes) - ?",
             (_CHANGE_LOG_KEEP,),
         )
+
+
+def _fts_table(table: str) -> str:
+    return f"_livevec_fts_{table}"
+
+
+def fts_query(text: str) -> str:
+    """User text as an FTS5 expression that cannot be a syntax error: its words, quoted, ORed.
+
+    Only runs of letters, digits and underscores are kept, so no quote or operator of FTS5's query
+    language survives; "" when the text has no word.
+    """
+    words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
+    return " OR ".join(f'"{w}"' for w in list(words)[:_MAX_QUERY_WORDS])
 
 
 def _integrity_error(exc: sqlite3.IntegrityError) -> ValidationError:
