@@ -13,7 +13,7 @@ from ._errors import DuplicateKeyError, ValidationError
 from ._schema import TableModel, TableSpec, VectorSpec
 from .embeddings import EmbeddingFunction
 from .filters import Filters, compile_filters
-from .search import QueryResult, Search
+from .search import QueryResult, Search, SearchType
 
 if TYPE_CHECKING:
     from .storage import Backend
@@ -192,10 +192,18 @@ class Table:
         return QueryResult(rows, self.model)
 
     def search(
-        self, query: str | Sequence[float] | np.ndarray, *, vector_column: str | None = None
+        self,
+        query: str | Sequence[float] | np.ndarray,
+        *,
+        search_type: SearchType = "vector",
+        vector_column: str | None = None,
     ) -> Search:
-        """Nearest rows to a text (embedded with the column's model) or to a vector."""
-        search = Search(self, query)
+        """Rows ranked for a text or a vector.
+
+        `search_type`: "vector" (nearest to the text embedded with the column's model, or to a
+        vector), "fulltext" (BM25 on the `Field(fulltext=True)` columns) or "hybrid" (both, fused).
+        """
+        search = Search(self, query, search_type)
         return search.vector_column(vector_column) if vector_column else search
 
     # --- validation ---------------------------------------------------------------------------

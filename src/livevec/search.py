@@ -1,36 +1,74 @@
-"""Query builders: `table.search(...)` (nearest neighbours) and `table.query(...)` results.
+"""Query builders: `table.search(...)` (vector, full-text or hybrid ranking) and `table.query(...)` results.
 
 A `Search` is generative: every call returns a new builder, so a base search can be reused.
+
+What a search result carries besides the row's columns, by `search_type`:
+
+| search_type | ranked by | `_score` | `_distance` | `_match_score` |
+|---|---|---|---|---|
+| "vector" (default) | nearest vector | 1 - `_distance` | vector distance to the query | (absent) |
+| "fulltext" | BM25 on the `Field(fulltext=True)` columns | `_match_score` | None, unless distance bounds are set | BM25 score |
+| "hybrid" | fusion of both rankings | the fused score (`Search.fusion`) | vector distance (None: row has no vector) | BM25 score, 0 if no word occurs |
+
+BM25 scores are positive, higher is better, and compare rows of one query only. Filters, `limit` and the
+distance bounds (`distance_threshold`, `distance_range`) apply to every type: a row outside the bounds is
+never returned, whichever ranking found it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ._errors import ValidationError
 from .filters import Filters, compile_filters
-from .storage import VectorSearch
+from .storage import FulltextSearch, VectorSearch
 
 if TYPE_CHECKING:
     import pandas
 
-    from ._schema import TableModel
+    from ._schema import TableModel, VectorSpec
     from ._table import Table
 
 MAX_LIMIT = 10_000
+SearchType = Literal["vector", "fulltext", "hybrid"]
+SEARCH_TYPES = ("vector", "fulltext", "hybrid")
+FusionMethod = Literal["rrf", "weighted"]
+# each ranking of a hybrid search hands this many candidates (or `limit`, if larger) to the fusion
+HYBRID_CANDIDATES = 100
+_Hits = list[tuple[dict[str, Any], float]]
 
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One search result as a model instance, with how near it was."""
+    """One search result as a model instance, with how it was ranked (see the module docstring)."""
 
     hit: TableModel
-    distance: float
+    distance: float | None
+    score: float
+    match_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How a hybrid search merges its vector and full-text rankings; set with `Search.fusion()`."""
+
+    method: FusionMethod = "rrf"
+    k: float = 60.0
+    vs_weight: float = 0.5
+    fts_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    row: dict[str, Any]
+    distance: float | None
+    match_score: float | None
     score: float
 
 
@@ -61,15 +99,37 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class Search:
-    """Nearest rows to a text or a vector; build with `.filter()`, `.limit()` ..., run with `.to_list()`."""
+    """Rows ranked for a text or a vector; build with `.filter()`, `.limit()` ..., run with `.to_list()`."""
 
     table: Table
     query: str | Sequence[float] | np.ndarray
+    search_type: SearchType = "vector"
     _vector_column: str | None = None
     _filters: Filters | None = None
     _limit: int = 10
     _max_distance: float | None = None
     _min_distance: float | None = None
+    _fusion: Fusion = Fusion()
+
+    def __post_init__(self) -> None:
+        if self.search_type not in SEARCH_TYPES:
+            raise ValidationError(
+                f"must be one of {list(SEARCH_TYPES)}, got {self.search_type!r}", field="search_type"
+            )
+        if self.search_type == "vector":
+            return
+        if not any(c.fulltext for c in self.table.spec.columns):
+            raise ValidationError(
+                f"{self.search_type} search needs a full-text field: table {self.table.name!r} has none "
+                "(declare one with Field(fulltext=True))",
+                field="search_type",
+            )
+        if self.search_type == "hybrid" and not self.table.spec.vectors:
+            raise ValidationError(
+                f"hybrid search needs a vector field: table {self.table.name!r} has none", field="search_type"
+            )
+        if not isinstance(self.query, str):
+            raise ValidationError(f"{self.search_type} search takes a text, not a vector", field="query")
 
     def vector_column(self, name: str) -> Search:
         """Search this vector field (needed when the table has several)."""
@@ -101,17 +161,50 @@ class Search:
             raise ValidationError(f"min {lo} is above max {hi}", field="distance_range")
         return replace(self, _min_distance=lo, _max_distance=hi)
 
+    def fusion(
+        self,
+        method: FusionMethod = "rrf",
+        *,
+        k: float | None = None,
+        vs_weight: float | None = None,
+        fts_weight: float | None = None,
+    ) -> Search:
+        """How a hybrid search merges its two rankings into `_score`.
+
+        "rrf" (the default, `k=60`): reciprocal rank fusion, the sum over both rankings of
+        1 / (k + rank); it looks at ranks only, so the scales of distance and BM25 do not matter.
+        "weighted": `vs_weight` × similarity + `fts_weight` × BM25 score, each min-max normalised to
+        [0, 1] over this query's candidates (weights in [0, 1], not both 0).
+        """
+        if self.search_type != "hybrid":
+            raise ValidationError(
+                f"only a hybrid search fuses rankings; this one is {self.search_type!r}", field="fusion"
+            )
+        if method == "rrf":
+            if vs_weight is not None or fts_weight is not None:
+                raise ValidationError("vs_weight and fts_weight apply to method='weighted'", field="fusion")
+            k = 60.0 if k is None else _check_number("k", k, low=0.0, low_open=True)
+            return replace(self, _fusion=Fusion("rrf", k=k))
+        if method == "weighted":
+            if k is not None:
+                raise ValidationError("k applies to method='rrf'", field="fusion")
+            vs = 0.5 if vs_weight is None else _check_number("vs_weight", vs_weight, low=0.0, high=1.0)
+            fts = 0.5 if fts_weight is None else _check_number("fts_weight", fts_weight, low=0.0, high=1.0)
+            if vs == fts == 0.0:
+                raise ValidationError("vs_weight and fts_weight cannot both be 0", field="fusion")
+            return replace(self, _fusion=Fusion("weighted", vs_weight=vs, fts_weight=fts))
+        raise ValidationError(f"must be 'rrf' or 'weighted', got {method!r}", field="fusion")
+
     def _check_distance(self, name: str, value: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValidationError(f"must be a finite number, got {value!r}", field=name)
+        value = _check_number(name, value)
         top = 2.0 if self._vector().distance == "cosine" else math.inf
         if not 0.0 <= value <= top:
             raise ValidationError(
                 f"{value} is outside [0, {top}] for {self._vector().distance} distance", field=name
             )
-        return float(value)
+        return value
 
-    def _vector(self):
+    def _vector(self) -> VectorSpec:
         vectors = self.table.spec.vectors
         if self._vector_column:
             return self.table.spec.vector(self._vector_column)
@@ -124,34 +217,152 @@ class Search:
             )
         return vectors[0]
 
-    def _hits(self) -> list[tuple[dict[str, Any], float]]:
+    @property
+    def _bounded(self) -> bool:
+        return self._max_distance is not None or self._min_distance is not None
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _ranked(self) -> list[_Ranked]:
+        if isinstance(self.query, str) and not self.query.strip():
+            raise ValidationError("empty search text", field="query")
+        if self.search_type == "fulltext":
+            return self._fulltext()
+        if self.search_type == "hybrid":
+            return self._hybrid()
+        hits = self._vector_hits(self._query_vector(), self._limit, self._filters)
+        return [_Ranked(row, d, None, 1.0 - d) for row, d in hits]
+
+    def _query_vector(self) -> np.ndarray:
         vector = self._vector()
         if isinstance(self.query, str):
-            if not self.query.strip():
-                raise ValidationError("empty search text", field="query")
-            query = self.table.embedding_function(vector.name).embed_query(self.query)
-        else:
-            query = self.table.check_vector(vector, self.query, field="query")
+            return self.table.embedding_function(vector.name).embed_query(self.query)
+        return self.table.check_vector(vector, self.query, field="query")
+
+    def _vector_hits(self, query: np.ndarray, limit: int, filters: Filters | None) -> _Hits:
         request = VectorSearch(
-            column=vector.name,
+            column=self._vector().name,
             query=query,
-            limit=self._limit,
-            filters=self._filters,
+            limit=limit,
+            filters=filters,
             max_distance=self._max_distance,
             min_distance=self._min_distance,
         )
         return self.table.backend.vector_search(self.table.spec, request)
 
+    def _fulltext_hits(self, limit: int, filters: Filters | None) -> _Hits:
+        request = FulltextSearch(query=self.query, limit=limit, filters=filters)
+        return self.table.backend.fulltext_search(self.table.spec, request)
+
+    def _by_key(self, hits_of_chunk: Callable[[int, Filters], _Hits], keys: list[Any]) -> dict[Any, float]:
+        """{key: value} of `hits_of_chunk(limit, filters)` run on the rows with these keys."""
+        pk = self.table.spec.primary_key.name
+        found: dict[Any, float] = {}
+        for start in range(0, len(keys), 500):  # keeps each IN list well under parameter limits
+            chunk = keys[start : start + 500]
+            found.update((row[pk], value) for row, value in hits_of_chunk(len(chunk), {pk: {"$in": chunk}}))
+        return found
+
+    def _fulltext(self) -> list[_Ranked]:
+        fetch = self._limit
+        hits = self._fulltext_hits(fetch, self._filters)
+        if not self._bounded:
+            return [_Ranked(row, None, s, s) for row, s in hits]
+        # distance bounds hold here too: skip the rows outside them and fetch further down the ranking
+        pk = self.table.spec.primary_key.name
+        query = self._query_vector()
+        while True:
+            keys = [row[pk] for row, _ in hits]
+            distances = self._by_key(lambda n, f: self._vector_hits(query, n, f), keys)
+            kept = [_Ranked(row, distances[row[pk]], s, s) for row, s in hits if row[pk] in distances]
+            if len(kept) >= self._limit or len(hits) < fetch:
+                return kept[: self._limit]
+            fetch *= 4
+            hits = self._fulltext_hits(fetch, self._filters)
+
+    def _hybrid(self) -> list[_Ranked]:
+        pk = self.table.spec.primary_key.name
+        query = self._query_vector()
+        candidates = max(self._limit, HYBRID_CANDIDATES)
+        by_vector = self._vector_hits(query, candidates, self._filters)
+        by_words = self._fulltext_hits(candidates, self._filters)
+        distance = {row[pk]: d for row, d in by_vector}
+        match = {row[pk]: s for row, s in by_words}
+        # every candidate gets both scores, whichever ranking found it (outside the bounds: no distance)
+        distance.update(
+            self._by_key(lambda n, f: self._vector_hits(query, n, f), [k for k in match if k not in distance])
+        )
+        match.update(self._by_key(self._fulltext_hits, [k for k in distance if k not in match]))
+        if self._bounded:
+            by_words = [(row, s) for row, s in by_words if row[pk] in distance]
+        rows = {row[pk]: row for row, _ in by_words} | {row[pk]: row for row, _ in by_vector}
+        fusion = self._fusion
+        if fusion.method == "rrf":
+            score: dict[Any, float] = defaultdict(float)
+            for ranking in (by_vector, by_words):
+                for rank, (row, _) in enumerate(ranking, start=1):
+                    score[row[pk]] += 1.0 / (fusion.k + rank)
+        else:
+            similarity = _min_max({key: -distance[key] for key in rows if key in distance})
+            relevance = _min_max({key: match.get(key, 0.0) for key in rows})
+            score = {
+                key: fusion.vs_weight * similarity.get(key, 0.0) + fusion.fts_weight * relevance[key]
+                for key in rows
+            }
+        ranked = sorted(rows, key=lambda key: (-score[key], key))[: self._limit]
+        return [_Ranked(rows[key], distance.get(key), match.get(key, 0.0), score[key]) for key in ranked]
+
+    # --- results ------------------------------------------------------------------------------
+
     def to_list(self) -> list[dict[str, Any]]:
-        """Dicts of the row's columns plus `_distance` and `_score` (1 - distance), nearest first."""
-        return [{**row, "_distance": d, "_score": 1.0 - d} for row, d in self._hits()]
+        """Dicts of the row's columns plus `_distance`, `_match_score` (not in vector search) and `_score`.
+
+        Best first; see the module docstring for what each value means in each search type.
+        """
+        results = []
+        for ranked in self._ranked():
+            item = {**ranked.row, "_distance": ranked.distance}
+            if self.search_type != "vector":
+                item["_match_score"] = ranked.match_score
+            item["_score"] = ranked.score
+            results.append(item)
+        return results
 
     def to_pandas(self) -> pandas.DataFrame:
         import pandas
 
-        columns = [*self.table.spec.column_names, "_distance", "_score"]
-        return pandas.DataFrame(self.to_list(), columns=columns)
+        scores = (
+            ["_distance", "_score"]
+            if self.search_type == "vector"
+            else ["_distance", "_match_score", "_score"]
+        )
+        return pandas.DataFrame(self.to_list(), columns=[*self.table.spec.column_names, *scores])
 
     def to_pydantic(self) -> list[SearchHit]:
         model = self.table.model
-        return [SearchHit(model.model_validate(row), d, 1.0 - d) for row, d in self._hits()]
+        return [
+            SearchHit(model.model_validate(r.row), r.distance, r.score, r.match_score) for r in self._ranked()
+        ]
+
+
+def _check_number(
+    name: str, value: float, *, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"must be a finite number, got {value!r}", field=name)
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValidationError(f"must be {'above' if low_open else 'at least'} {low}, got {value}", field=name)
+    if high is not None and value > high:
+        raise ValidationError(f"must be at most {high}, got {value}", field=name)
+    return value
+
+
+def _min_max(values: dict[Any, float]) -> dict[Any, float]:
+    """Values rescaled to [0, 1] (all 1 when they are equal)."""
+    if not values:
+        return {}
+    low, high = min(values.values()), max(values.values())
+    if high == low:
+        return dict.fromkeys(values, 1.0)
+    return {key: (v - low) / (high - low) for key, v in values.items()}
