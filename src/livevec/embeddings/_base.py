@@ -36,6 +36,10 @@ class EmbeddingProvider(ABC):
     def embed(self, texts: list[str]) -> Sequence[Sequence[float]] | np.ndarray:
         """One vector per text, in order."""
 
+    def embed_queries(self, texts: list[str]) -> Sequence[Sequence[float]] | np.ndarray:
+        """One vector per search query; for models whose API tells queries from documents itself."""
+        return self.embed(texts)
+
 
 _registry: dict[str, type[EmbeddingProvider]] = {}
 _instances: dict[tuple, EmbeddingProvider] = {}

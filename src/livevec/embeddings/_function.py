@@ -102,7 +102,7 @@ class EmbeddingFunction:
             if text in self._query_cache:
                 self._query_cache.move_to_end(text)
                 return self._query_cache[text]
-        vector = self._call([self.query_prefix + text])[0]
+        vector = self._call([self.query_prefix + text], query=True)[0]
         with self._query_lock:
             self._query_cache[text] = vector
             while len(self._query_cache) > 1024:
@@ -119,7 +119,8 @@ class EmbeddingFunction:
             if h not in known:
                 todo.setdefault(h, t)
         if todo:
-            items = list(todo.items())
+            # similar lengths in a batch: a transformer pads every text to the batch's longest
+            items = sorted(todo.items(), key=lambda item: len(item[1]))
             batch = max(1, int(self.provider.batch_size))
             with tqdm(
                 total=len(items),
@@ -139,9 +140,9 @@ class EmbeddingFunction:
             out[i] = known[h]
         return out
 
-    def _call(self, texts: list[str]) -> np.ndarray:
+    def _call(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         try:
-            raw = self.provider.embed(texts)
+            raw = self.provider.embed_queries(texts) if query else self.provider.embed(texts)
         except EmbeddingError:
             raise
         except Exception as exc:  # a provider's own failure becomes ours, with the model named
