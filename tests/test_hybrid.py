@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -427,3 +428,40 @@ def test_query_and_document_prefixes_are_used_by_table_search(db_path, embedded_
             np.dot(plain.embed_query("query: pilates"), plain.embed_query("passage: a mat for yoga"))
         )
         assert rows[0]["_distance"] == pytest.approx(expected, abs=1e-5)
+
+
+class QueryAwareVectors(EmbeddingProvider):
+    """Like APIs that take an input type: documents and queries go through different calls."""
+
+    batch_size = 16
+    calls: ClassVar[list[tuple[str, list[str]]]] = []
+
+    @property
+    def dimensions(self) -> int:
+        return 2
+
+    def embed(self, texts):
+        self.calls.append(("documents", texts))
+        return [[1.0, float(len(t))] for t in texts]
+
+    def embed_queries(self, texts):
+        self.calls.append(("queries", texts))
+        return [[float(len(t)), 1.0] for t in texts]
+
+
+def test_a_provider_can_embed_queries_its_own_way(db):
+    register_provider("queryaware", QueryAwareVectors)
+    aware = EmbeddingFunction("queryaware/v1", query_prefix="q: ")
+
+    class Doc(TableModel):
+        __tablename__ = "docs"
+        id: int = Field(primary_key=True)
+        text: str = Field(fulltext=True)
+        vec: list[float] = aware.VectorField(source_field="text")
+
+    table = db.create_table(schema=Doc)
+    table.insert([{"id": 1, "text": "ab"}, {"id": 2, "text": "abcd"}])
+    rows = table.search("abc", search_type="hybrid").to_list()
+    assert QueryAwareVectors.calls == [("documents", ["ab", "abcd"]), ("queries", ["q: abc"])]
+    # the query vector is [6, 1]: closer in angle to [1, 2] ("ab") than to [1, 4] ("abcd")
+    assert [r["id"] for r in rows] == [1, 2]
