@@ -277,3 +277,24 @@ def test_a_write_through_another_server_process_reaches_this_ones_events(shop, s
         assert stream.take(key, 1)[0]["op"] == "deleted"
     finally:
         stream.close()
+
+
+def test_search_by_words_meaning_or_both(api):
+    key = unique("fts")
+    teapot = product(id=key, name="Zanzibar teapot", description="A cast iron teapot with a bamboo handle")
+    assert api.post("/products", json=teapot).status_code == 201
+    words = api.get("/search", params={"q": "zanzibar", "search_type": "fulltext", "limit": 5}).json()
+    assert [p["id"] for p in words] == [key]
+    assert words[0]["distance"] is None and words[0]["match_score"] > 0
+    assert words[0]["score"] == words[0]["match_score"]
+    both = api.get("/search", params={"q": "zanzibar teapot", "search_type": "hybrid", "limit": 3}).json()
+    assert both[0]["id"] == key and both[0]["distance"] is not None and both[0]["match_score"] > 0
+    meaning = api.get("/search", params={"q": "a cast iron teapot", "limit": 3}).json()
+    assert meaning[0]["id"] == key and meaning[0]["match_score"] is None
+    assert meaning[0]["score"] == pytest.approx(1 - meaning[0]["distance"])
+    other_category = {"q": "zanzibar", "search_type": "fulltext", "category": unique("none")}
+    assert api.get("/search", params=other_category).json() == []
+    bad = api.get("/search", params={"q": "tea", "search_type": "semantic"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "search_type"]
+    assert api.delete(f"/products/{key}").status_code == 204
+    assert api.get("/search", params={"q": "zanzibar", "search_type": "fulltext"}).json() == []

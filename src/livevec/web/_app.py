@@ -27,6 +27,7 @@ from .._errors import DuplicateKeyError, ValidationError
 from .._table import Table
 from ..demo import Product
 from ..recommend import Recommendation, Recommender
+from ..search import SearchType
 from ._events import ChangeBroadcaster
 from ._models import (
     EDITABLE,
@@ -128,11 +129,16 @@ def _product_filters(category: str | None, min_price: float | None, max_price: f
     return filters
 
 
-def _nearest(table: Table, text: str, options: NearestOptions) -> list[dict[str, Any]]:
-    search = table.search(text).limit(options.limit).filter(options.filters)
+def _nearest(
+    table: Table, text: str, options: NearestOptions, search_type: SearchType = "vector"
+) -> list[dict[str, Any]]:
+    search = table.search(text, search_type=search_type).limit(options.limit).filter(options.filters)
     if options.distance_threshold is not None:
         search = search.distance_threshold(options.distance_threshold)
-    return [{**row, "distance": row["_distance"], "score": row["_score"]} for row in search.to_list()]
+    return [
+        {**row, "distance": row["_distance"], "match_score": row.get("_match_score"), "score": row["_score"]}
+        for row in search.to_list()
+    ]
 
 
 def _not_blank(text: str | None) -> str | None:
@@ -250,9 +256,16 @@ def _routes(app: FastAPI) -> None:
         shop: ShopDep,
         options: Annotated[NearestOptions, Depends(_nearest_options)],
         q: SearchText,
+        search_type: Annotated[
+            SearchType,
+            Query(
+                description="vector: nearest in meaning to the description; fulltext: BM25 on the name and "
+                "description; hybrid: both rankings fused (reciprocal rank fusion)"
+            ),
+        ] = "vector",
     ) -> list[dict[str, Any]]:
-        """Products whose description is nearest in meaning to the search text."""
-        return _nearest(shop.table, q, options)
+        """Products ranked for the search text: by meaning, by its words, or by both."""
+        return _nearest(shop.table, q, options, search_type)
 
     @app.get("/products", response_model=ProductPage, tags=["products"])
     def list_products(

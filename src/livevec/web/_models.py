@@ -46,9 +46,15 @@ ProductOut = pydantic.create_model(
 
 
 class ScoredProduct(ProductOut):
-    """A product near the profile or search text: distance 0 is identical, score = 1 - distance."""
+    """A product found by /search, with how it was ranked.
 
-    distance: float
+    vector: `distance` (0 is identical) and `score` = 1 - distance. fulltext: `match_score` (BM25,
+    higher is better) and `score` = match_score; `distance` is null. hybrid: both, and `score` is their
+    fusion. `match_score` is null in a vector search.
+    """
+
+    distance: float | None
+    match_score: float | None = None
     score: float
 
 
