@@ -136,7 +136,7 @@ def load_qrels(data: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def product_table(model: str, products: list[dict[str, str]]) -> tuple[livevec.Database, Table]:
+def product_table(model: str, products: list[dict[str, str]], cache: Path) -> tuple[livevec.Database, Table]:
     """The products in `<cache>/<model>.db`, embedded by `model` (kept from an earlier run if complete)."""
     embed = EmbeddingFunction(model)
 
@@ -149,8 +149,8 @@ def product_table(model: str, products: list[dict[str, str]]) -> tuple[livevec.D
         text: str
         text_vec: list[float] = embed.VectorField(source_field="text")
 
-    CACHE.mkdir(exist_ok=True)
-    db = livevec.connect(CACHE / (re.sub(r"[^\w.-]+", "_", model) + ".db"))
+    cache.mkdir(parents=True, exist_ok=True)
+    db = livevec.connect(cache / (re.sub(r"[^\w.-]+", "_", model) + ".db"))
     table = db.create_table(schema=IcecatProduct, if_exists="skip")
     if table.count() != len(products):  # first run, or the data changed: the embedding cache still helps
         table = db.create_table(schema=IcecatProduct, if_exists="overwrite")
@@ -241,6 +241,7 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=DATA, help="folder with the Icecat judgments")
     parser.add_argument("--models", nargs="+", default=MODELS, help="embedding models (provider/model)")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where the embedded tables are kept")
     parser.add_argument("--splits", nargs="+", default=["dev", "held-out"], choices=list(SPLITS))
     parser.add_argument("--write-report", action="store_true", help=f"update the results in {REPORT.name}")
     args = parser.parse_args()
@@ -248,7 +249,7 @@ def main() -> None:
     products, queries, qrels = load_products(args.data), load_queries(args.data), load_qrels(args.data)
     results = []
     for model in args.models:
-        db, table = product_table(model, products)
+        db, table = product_table(model, products, args.cache)
         with db:
             for method in METHODS:
                 started = time.perf_counter()
