@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint recommend-quality
+.PHONY: demo test lint recommend-quality search-quality
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,3 +25,7 @@ test: lint
 # similar() against the Luma merchandisers' links, and replayed shopper sessions (benchmarks/QUALITY.md)
 recommend-quality: $(STAMP)
 	$(BIN)/python benchmarks/recommend_quality.py
+
+# vector, full-text and hybrid search against human relevance judgments (benchmarks/QUALITY.md)
+search-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py
