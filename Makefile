@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	# torch's CPU build first: a plain `torch` requirement would pull several GB of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,web,dev,bench]"
+	$(BIN)/pip install -q -e ".[local,web,postgres,dev,bench]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,0 +1,533 @@
+"""PostgreSQL + pgvector: the same tables, searches and change feed on a server many processes share.
+
+    livevec.connect("postgresql://user:pass@host/db")
+    livevec.connect("postgresql://user:pass@host/db?hnsw_m=32&hnsw_ef_construction=128&hnsw_ef_search=100")
+
+Query parameters that livevec reads itself (the rest go to libpq, e.g. `host=/socket/dir`):
+    hnsw_m, hnsw_ef_construction   the HNSW index built with each table (defaults 16 and 64)
+    hnsw_ef_search                 candidates an HNSW search looks at (default 40; raised to the limit)
+    pool_size                      connections this process keeps at most (default 10)
+
+Each vector column gets an HNSW index (pgvector indexes up to 2,000 dimensions; wider columns are
+scanned exactly). A search that the index answers with fewer rows than asked for (a selective filter,
+a distance bound, a limit above what the index looks at) is run again as an exact scan, so a search
+never returns fewer rows than `limit` when that many match.
+
+Every livevec table has statement triggers that append to `_livevec_changes` and NOTIFY
+`livevec_changes`, whoever writes (another service instance, psql). Writers take one advisory lock
+until they commit (the triggers take it too), so change numbers follow commit order and a follower
+reading "changes after N" never skips a later-committing lower number: writes to one database are
+serialised, as in SQLite; reads and searches run in parallel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from .._errors import DuplicateKeyError, StorageError, ValidationError
+from .._schema import TableSpec
+from ..filters import Filters, compile_filters, quote
+from ._base import Backend, Change, VectorSearch
+
+try:
+    import psycopg
+    from pgvector.psycopg import register_vector
+    from psycopg.types.json import Json, Jsonb
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        'PostgreSQL support needs the "postgres" extra: pip install "livevec[postgres]"'
+    ) from exc
+
+_SQL_TYPES = {
+    "int": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "str": 'TEXT COLLATE "C"',  # byte order, as SQLite compares and sorts text
+    "bool": "BOOLEAN",
+    "datetime": 'TEXT COLLATE "C"',  # ISO 8601 as in SQLite: naive and aware values round-trip unchanged
+    "date": "DATE",
+    "json": "JSON",  # JSON (not JSONB) keeps the keys' order
+    "vector": "VECTOR({dimensions})",
+}
+_HNSW_MAX_DIMENSIONS = 2000
+_HNSW_MAX_EF_SEARCH = 1000
+_CHANGE_LOG_KEEP = 100_000  # as in SQLite: a follower further behind rebuilds from the tables
+_CHANNEL = "livevec_changes"
+_WRITE_LOCK = 0x6C69766576656300  # "livevec\0": the advisory lock every writer holds until commit
+_MAX_PARAMS = 30_000  # bind parameters per statement (PostgreSQL allows 65,535)
+
+# name: (default, lowest, highest)
+_URL_OPTIONS = {
+    "hnsw_m": (16, 2, 100),
+    "hnsw_ef_construction": (64, 4, 1000),
+    "hnsw_ef_search": (40, 1, _HNSW_MAX_EF_SEARCH),
+    "pool_size": (10, 1, 1000),
+}
+
+_META = f"""
+CREATE TABLE IF NOT EXISTS _livevec_tables (name TEXT COLLATE "C" PRIMARY KEY, spec JSONB NOT NULL);
+CREATE TABLE IF NOT EXISTS _livevec_embeddings (
+    model TEXT NOT NULL, hash BYTEA NOT NULL, vector VECTOR NOT NULL, PRIMARY KEY (model, hash)
+);
+CREATE TABLE IF NOT EXISTS _livevec_changes (
+    seq BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, key JSONB, op TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL
+);
+CREATE OR REPLACE FUNCTION _livevec_lock_writes() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock({_WRITE_LOCK});
+    RETURN NULL;
+END $$;
+-- statement triggers with transition tables: one dynamic INSERT per statement, not one per row
+CREATE OR REPLACE FUNCTION _livevec_log_changes() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+DECLARE
+    log TEXT := 'INSERT INTO _livevec_changes (table_name, key, op, at) ';
+    now TEXT := 'extract(epoch FROM clock_timestamp())';
+    pk TEXT := quote_ident(TG_ARGV[0]);
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE log || format('SELECT %L, to_jsonb(%s), ''insert'', %s FROM new_rows',
+                              TG_TABLE_NAME, pk, now);
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- a key the update changed away is, for followers, a deleted row
+        EXECUTE log || format('SELECT %L, to_jsonb(o.%s), ''delete'', %s FROM old_rows o '
+                              'WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.%s = o.%s)',
+                              TG_TABLE_NAME, pk, now, pk, pk);
+        EXECUTE log || format('SELECT %L, to_jsonb(%s), ''update'', %s FROM new_rows',
+                              TG_TABLE_NAME, pk, now);
+    ELSIF TG_OP = 'DELETE' THEN
+        EXECUTE log || format('SELECT %L, to_jsonb(%s), ''delete'', %s FROM old_rows',
+                              TG_TABLE_NAME, pk, now);
+    ELSE  -- TRUNCATE
+        EXECUTE log || format('SELECT %L, NULL, ''reset'', %s', TG_TABLE_NAME, now);
+    END IF;
+    PERFORM pg_notify('{_CHANNEL}', '');
+    RETURN NULL;
+END $$;
+"""
+
+
+def parse_url(url: str) -> tuple[str, dict[str, int]]:
+    """(libpq connection URL, livevec options) from a `postgresql://` URL with livevec's parameters."""
+    parts = urlsplit(url)
+    options = {name: default for name, (default, _, _) in _URL_OPTIONS.items()}
+    rest = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in _URL_OPTIONS:
+            rest.append((name, value))
+            continue
+        _, lowest, highest = _URL_OPTIONS[name]
+        if not value.isdigit() or not lowest <= int(value) <= highest:
+            raise ValidationError(f"must be an integer from {lowest} to {highest}, got {value!r}", field=name)
+        options[name] = int(value)
+    if options["hnsw_ef_construction"] < 2 * options["hnsw_m"]:
+        raise ValidationError(
+            f"must be at least twice hnsw_m ({2 * options['hnsw_m']}), got {options['hnsw_ef_construction']}",
+            field="hnsw_ef_construction",
+        )
+    return urlunsplit(parts._replace(query=urlencode(rest))), options
+
+
+def _ident(name: str) -> str:
+    """A quoted identifier for a statement with parameters (where `%` is psycopg's mark)."""
+    return quote(name).replace("%", "%%")
+
+
+def to_sql(column_type: str, value: Any, field: str | None = None) -> Any:
+    if value is None:
+        return None
+    if column_type == "datetime":
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+    if column_type == "json":
+        return Json(value)
+    if column_type == "vector":
+        return np.asarray(value, dtype=np.float32)
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("contains a NUL character, which PostgreSQL text cannot hold", field=field)
+    return value
+
+
+def from_sql(column_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column_type == "datetime":
+        return dt.datetime.fromisoformat(value)
+    if column_type == "vector":
+        return value.to_list()
+    return value
+
+
+class PostgresBackend(Backend):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conninfo, options = parse_url(url)
+        self._hnsw_m = options["hnsw_m"]
+        self._hnsw_ef_construction = options["hnsw_ef_construction"]
+        self._hnsw_ef_search = options["hnsw_ef_search"]
+        self._iterative_scan = self._create_meta()
+        self._pool = ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=options["pool_size"],
+            # autocommit: psycopg's transaction() blocks then issue BEGIN/SAVEPOINT themselves;
+            # no prepared statements: a table re-created under the same name must not hit an old plan
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            configure=register_vector,
+            open=True,
+            name="livevec",
+        )
+        self._local = threading.local()  # .conn: this thread's connection while in a transaction
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {self.url!r}>"
+
+    def _create_meta(self) -> bool:
+        """Create livevec's own tables and functions; True if pgvector can iterate HNSW scans (0.8+)."""
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True) as conn, conn.transaction():
+                conn.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")  # two processes starting
+                installed = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                row = installed.fetchone()
+                if row is None:
+                    try:
+                        with conn.transaction():
+                            conn.execute("CREATE EXTENSION vector")
+                    except psycopg.Error as exc:
+                        raise StorageError(
+                            f"pgvector is not installed in this database and cannot be created here "
+                            f"({exc}); run `CREATE EXTENSION vector` as a superuser"
+                        ) from exc
+                    row = conn.execute(
+                        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+                    ).fetchone()
+                conn.execute(_META)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot open PostgreSQL database {self.url!r}: {exc}") from exc
+        version = tuple(int(p) for p in row[0].split(".")[:2])
+        return version >= (0, 8)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # --- connections and transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """This thread's transaction connection if it is in one, else a pooled one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StorageError(f"no connection to {self.url!r} available: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:  # nested: a savepoint
+            with _mapped_errors(), conn.transaction():
+                yield
+            return
+        with self._connection() as conn:
+            self._local.conn = conn
+            try:
+                with _mapped_errors(), conn.transaction():
+                    # taken before the first row lock, so two writers wait here rather than deadlock
+                    conn.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+                    yield
+                    conn.execute(
+                        "DELETE FROM _livevec_changes WHERE seq <= "
+                        "(SELECT max(seq) FROM _livevec_changes) - %s",
+                        (_CHANGE_LOG_KEEP,),
+                    )
+            finally:
+                self._local.conn = None
+
+    def _query(self, sql: str, params: Any = None) -> list[tuple]:
+        with self._connection() as conn, _mapped_errors():
+            return conn.execute(sql, params).fetchall()
+
+    def _execute(self, sql: str, params: Any = None) -> int:
+        """Run a write inside the current transaction; returns the rows it touched."""
+        with self._connection() as conn, _mapped_errors():
+            return conn.execute(sql, params).rowcount
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT name FROM _livevec_tables ORDER BY name")]
+
+    def load_spec(self, name: str) -> TableSpec | None:
+        rows = self._query("SELECT spec FROM _livevec_tables WHERE name = %s", (name,))
+        return TableSpec.from_json(rows[0][0]) if rows else None
+
+    def create_table(self, spec: TableSpec) -> None:
+        pk = spec.primary_key
+        columns = []
+        for c in spec.columns:
+            sql_type = _SQL_TYPES[c.type]
+            if c.type == "vector":
+                sql_type = sql_type.format(dimensions=spec.vector(c.name).dimensions)
+            sql = f"{quote(c.name)} {sql_type}"
+            if c.primary_key:
+                sql += " PRIMARY KEY"
+            elif not c.nullable and c.type != "vector":
+                sql += " NOT NULL"
+            columns.append(sql)
+        t = quote(spec.name)
+        key = pk.name.replace("'", "''")  # the trigger function quotes it
+        with self.transaction():
+            self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
+            for vector in spec.vectors:
+                if vector.dimensions > _HNSW_MAX_DIMENSIONS:
+                    continue  # pgvector cannot index it: searches scan the column exactly
+                ops = "vector_cosine_ops" if vector.distance == "cosine" else "vector_l2_ops"
+                self._execute(
+                    f"CREATE INDEX ON {t} USING hnsw ({quote(vector.name)} {ops}) "
+                    f"WITH (m = {self._hnsw_m}, ef_construction = {self._hnsw_ef_construction})"
+                )
+            self._execute(
+                f"CREATE TRIGGER _livevec_lock BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION _livevec_lock_writes()"
+            )
+            for op, tables in (
+                ("INSERT", "NEW TABLE AS new_rows"),
+                ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                ("DELETE", "OLD TABLE AS old_rows"),
+            ):
+                self._execute(
+                    f"CREATE TRIGGER _livevec_{op.lower()} AFTER {op} ON {t} REFERENCING {tables} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION _livevec_log_changes('{key}')"
+                )
+            self._execute(
+                f"CREATE TRIGGER _livevec_truncate AFTER TRUNCATE ON {t} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION _livevec_log_changes('{key}')"
+            )
+            self._execute(
+                "INSERT INTO _livevec_tables (name, spec) VALUES (%s, %s)", (spec.name, Jsonb(spec.to_json()))
+            )
+            self._log_reset(spec.name)
+
+    def drop_table(self, name: str) -> None:
+        with self.transaction():
+            self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
+            self._execute("DELETE FROM _livevec_tables WHERE name = %s", (name,))
+            self._log_reset(name)
+
+    def _log_reset(self, name: str) -> None:
+        self._execute(
+            "INSERT INTO _livevec_changes (table_name, op, at) "
+            "VALUES (%s, 'reset', extract(epoch FROM clock_timestamp()))",
+            (name,),
+        )
+        self._execute(f"NOTIFY {_CHANNEL}")
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _where(self, spec: TableSpec, filters: Filters | None) -> tuple[str, list[Any]]:
+        return compile_filters(filters, spec, "%s", to_sql)
+
+    def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
+        if not rows:
+            return []
+        pk = spec.primary_key.name
+        types = {c.name: c.type for c in spec.columns}
+        t = _ident(spec.name)
+        with self.transaction():
+            keys = [row.get(pk) for row in rows]
+            if None in keys:
+                # as SQLite's rowid: one past the largest key; safe, as we hold the write lock
+                (largest,) = self._query(f"SELECT coalesce(max({quote(pk)}), 0) FROM {t}")[0]
+                for i, position in enumerate(p for p, k in enumerate(keys) if k is None):
+                    keys[position] = largest + 1 + i
+            names = list(dict.fromkeys([pk, *(n for row in rows for n in row)]))
+            others = [n for n in names if n != pk]
+            sql = f"INSERT INTO {t} ({', '.join(map(quote, names))}) VALUES "
+            suffix = ""
+            if upsert:
+                sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in others)
+                suffix = f" ON CONFLICT ({quote(pk)}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
+            marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+            per_statement = max(1, min(1000, _MAX_PARAMS // len(names)))
+            for start in range(0, len(rows), per_statement):
+                params = []
+                chunk = range(start, min(start + per_statement, len(rows)))
+                for i in chunk:
+                    params.append(keys[i])
+                    params += [to_sql(types[n], rows[i].get(n), n) for n in others]
+                self._execute(sql + ", ".join([marks] * len(chunk)) + suffix, params)
+        return keys
+
+    def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int:
+        types = {c.name: c.type for c in spec.columns}
+        where, params = self._where(spec, filters)
+        sets = ", ".join(f"{quote(n)} = %s" for n in values)
+        with self.transaction():
+            return self._execute(
+                f"UPDATE {_ident(spec.name)} SET {sets} WHERE {where}",
+                [to_sql(types[n], v, n) for n, v in values.items()] + params,
+            )
+
+    def delete(self, spec: TableSpec, filters: Filters | None) -> int:
+        where, params = self._where(spec, filters)
+        with self.transaction():
+            return self._execute(f"DELETE FROM {_ident(spec.name)} WHERE {where}", params)
+
+    def select(
+        self,
+        spec: TableSpec,
+        filters: Filters | None = None,
+        *,
+        columns: list[str] | None = None,
+        order_by: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = self._where(spec, filters)
+        names = columns or spec.column_names
+        order = order_by or [(spec.primary_key.name, False)]
+        # SQLite sorts NULL below every value
+        sort = ", ".join(quote(n) + (" DESC NULLS LAST" if desc else " NULLS FIRST") for n, desc in order)
+        sql = (
+            f"SELECT {', '.join(map(quote, names))} FROM {_ident(spec.name)} WHERE {where} ORDER BY {sort}"
+            f"{f' LIMIT {int(limit)}' if limit is not None else ''} OFFSET {int(offset)}"
+        )
+        return self._rows(spec, names, self._query(sql, params))
+
+    def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
+        types = [spec.column(n).type for n in names]
+        return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
+
+    def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
+        where, params = self._where(spec, filters)
+        return self._query(f"SELECT count(*) FROM {_ident(spec.name)} WHERE {where}", params)[0][0]
+
+    # --- vector search ------------------------------------------------------------------------
+
+    def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
+        vector = spec.vector(request.column)
+        query = np.asarray(request.query, dtype=np.float32)
+        distance = f"({quote(vector.name)} {'<=>' if vector.distance == 'cosine' else '<->'} %s)"
+        where, filter_params = self._where(spec, request.filters)
+        conditions = [f"{quote(vector.name)} IS NOT NULL", f"({where})"]
+        params: list[Any] = [query, *filter_params]
+        if request.max_distance is not None:
+            conditions.append(f"{distance} <= %s")
+            params += [query, request.max_distance]
+        if request.min_distance is not None:
+            conditions.append(f"{distance} >= %s")
+            params += [query, request.min_distance]
+        names = spec.column_names
+        # ordering by the distance expression itself lets the planner use the HNSW index; the
+        # primary key then breaks ties, as in SQLite
+        sql = (
+            f"SELECT {', '.join(map(quote, names))}, {distance} FROM {_ident(spec.name)} "
+            f"WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {distance}, {quote(spec.primary_key.name)} LIMIT {int(request.limit)}"
+        )
+        params.append(query)
+        indexed = vector.dimensions <= _HNSW_MAX_DIMENSIONS
+        rows = self._search(sql, params, request.limit, use_index=indexed)
+        if indexed and len(rows) < request.limit:
+            rows = self._search(sql, params, request.limit, use_index=False)
+        return [(self._rows(spec, names, [row[:-1]])[0], float(row[-1])) for row in rows]
+
+    def _search(self, sql: str, params: list[Any], limit: int, *, use_index: bool) -> list[tuple]:
+        ef_search = min(max(self._hnsw_ef_search, limit), _HNSW_MAX_EF_SEARCH)
+        settings = [("enable_indexscan", "on" if use_index else "off"), ("hnsw.ef_search", str(ef_search))]
+        if self._iterative_scan:
+            # keep walking the graph until enough rows pass the filter, still nearest first
+            settings.append(("hnsw.iterative_scan", "strict_order"))
+        with self._connection() as conn, _mapped_errors(), conn.transaction():
+            conn.execute(
+                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+                [p for pair in settings for p in pair],
+            )
+            return conn.execute(sql, params).fetchall()
+
+    # --- embedding cache ----------------------------------------------------------------------
+
+    def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]:
+        if not hashes:
+            return {}
+        rows = self._query(
+            "SELECT hash, vector FROM _livevec_embeddings WHERE model = %s AND hash = ANY(%s)",
+            (model_key, hashes),
+        )
+        return {bytes(h): v.to_numpy() for h, v in rows}
+
+    def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None:
+        if not items:
+            return
+        with self.transaction(), self._connection() as conn, _mapped_errors(), conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO _livevec_embeddings (model, hash, vector) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                [(model_key, h, np.asarray(v, dtype=np.float32)) for h, v in items],
+            )
+
+    # --- change feed --------------------------------------------------------------------------
+
+    def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        rows = self._query(
+            "SELECT seq, table_name, op, key, at FROM _livevec_changes WHERE seq > %s ORDER BY seq LIMIT %s",
+            (since, limit),
+        )
+        return [Change(*row) for row in rows]
+
+    def last_change(self) -> int:
+        return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
+
+    def follow(self, since: int, poll_interval: float = 5.0) -> Iterator[Change]:
+        """Changes as they are committed by any process: woken by NOTIFY, re-checking every
+        `poll_interval` seconds in case the listening connection missed one."""
+        try:
+            listener = psycopg.connect(self._conninfo, autocommit=True)
+            listener.execute(f"LISTEN {_CHANNEL}")
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot listen for changes on {self.url!r}: {exc}") from exc
+        with listener:
+            while True:
+                batch = self.changes(since)  # after LISTEN: a write committed meanwhile is not lost
+                for change in batch:
+                    since = change.seq
+                    yield change
+                if not batch:
+                    with _mapped_errors():
+                        for _ in listener.notifies(timeout=poll_interval, stop_after=1):
+                            pass
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """PostgreSQL's errors as livevec's: bad data names its field, the rest is a StorageError."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        raise DuplicateKeyError("a row with this key already exists", field=_key_column(exc)) from exc
+    except psycopg.errors.NotNullViolation as exc:
+        raise ValidationError("a value is required", field=exc.diag.column_name) from exc
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+        raise ValidationError(exc.diag.message_primary or str(exc)) from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"PostgreSQL: {exc}") from exc
+
+
+def _key_column(exc: psycopg.errors.UniqueViolation) -> str | None:
+    # detail reads: Key (id)=(p1) already exists.
+    detail = exc.diag.message_detail or ""
+    if detail.startswith("Key (") and ")=" in detail:
+        return detail[len("Key (") : detail.index(")=")]
+    return None
