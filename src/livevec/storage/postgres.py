@@ -430,23 +430,33 @@ class PostgresBackend(Backend):
             conditions.append(f"{distance} >= %s")
             params += [query, request.min_distance]
         names = spec.column_names
-        # ordering by the distance expression itself lets the planner use the HNSW index; the
-        # primary key then breaks ties, as in SQLite
-        sql = (
-            f"SELECT {', '.join(map(quote, names))}, {distance} FROM {_ident(spec.name)} "
-            f"WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {distance}, {quote(spec.primary_key.name)} LIMIT {int(request.limit)}"
+        pk = quote(spec.primary_key.name)
+        select = (
+            f"SELECT {', '.join(map(quote, names))}, {distance} AS _livevec_distance "
+            f"FROM {_ident(spec.name)} WHERE {' AND '.join(conditions)}"
         )
-        params.append(query)
-        indexed = vector.dimensions <= _HNSW_MAX_DIMENSIONS
-        rows = self._search(sql, params, request.limit, use_index=indexed)
-        if indexed and len(rows) < request.limit:
-            rows = self._search(sql, params, request.limit, use_index=False)
-        return [(self._rows(spec, names, [row[:-1]])[0], float(row[-1])) for row in rows]
+        limit = request.limit
+        rows = None
+        filtered = request.filters or request.max_distance is not None or request.min_distance is not None
+        # without iterative scans (pgvector < 0.8) the index filters only the ef_search rows it found,
+        # so a filtered search would miss matches further out: scan those exactly
+        if vector.dimensions <= _HNSW_MAX_DIMENSIONS and (self._iterative_scan or not filtered):
+            # the index only serves ORDER BY <distance> alone: take one row more than asked, then
+            # break ties by key; a tie across the limit (or too few rows) needs the exact scan
+            rows = self._indexed_search(
+                f"SELECT * FROM ({select} ORDER BY _livevec_distance LIMIT {limit + 1}) AS nearest "
+                f"ORDER BY _livevec_distance, {pk}",
+                params,
+                limit + 1,
+            )
+            if len(rows) < limit or (len(rows) > limit and rows[limit][-1] == rows[limit - 1][-1]):
+                rows = None
+        if rows is None:
+            rows = self._query(f"{select} ORDER BY _livevec_distance, {pk} LIMIT {limit}", params)
+        return [(self._rows(spec, names, [row[:-1]])[0], float(row[-1])) for row in rows[:limit]]
 
-    def _search(self, sql: str, params: list[Any], limit: int, *, use_index: bool) -> list[tuple]:
-        ef_search = min(max(self._hnsw_ef_search, limit), _HNSW_MAX_EF_SEARCH)
-        settings = [("enable_indexscan", "on" if use_index else "off"), ("hnsw.ef_search", str(ef_search))]
+    def _indexed_search(self, sql: str, params: list[Any], limit: int) -> list[tuple]:
+        settings = [("hnsw.ef_search", str(min(max(self._hnsw_ef_search, limit), _HNSW_MAX_EF_SEARCH)))]
         if self._iterative_scan:
             # keep walking the graph until enough rows pass the filter, still nearest first
             settings.append(("hnsw.iterative_scan", "strict_order"))
