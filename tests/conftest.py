@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -11,10 +14,57 @@ from livevec.embeddings import LocalProvider
 
 from .models import CATALOG, Product
 
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that opens a database runs once per backend (`@pytest.mark.backends(...)` narrows it)."""
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", only.args if only else BACKENDS, indirect=True)
+
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "shop.db"
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """URL of a PostgreSQL with pgvector: $LIVEVEC_TEST_POSTGRES_URL, or a pgserver started for the run."""
+    url = os.environ.get("LIVEVEC_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="livevec-pg-"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A URL whose tables live in a fresh schema of the test server, dropped after the test."""
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    parts = urlsplit(postgres_server)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema},public")]
+    yield urlunsplit(parts._replace(query=urlencode(query)))
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def db_path(backend, tmp_path, request):
+    """Where the test database is: a SQLite file, or a PostgreSQL URL (a fresh schema)."""
+    if backend == "sqlite":
+        return tmp_path / "shop.db"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

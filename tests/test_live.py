@@ -100,6 +100,7 @@ def test_data_persists_across_reopen(db_path):
         assert table.search("coffee").limit(3).to_list() == expected
 
 
+@pytest.mark.backends("sqlite")  # a SQLite file setting
 def test_the_file_is_in_wal_mode(db_path, products):
     import sqlite3
 
