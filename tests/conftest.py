@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,20 +45,27 @@ def postgres_server():
     server.cleanup()
 
 
-@pytest.fixture
-def postgres_url(postgres_server):
-    """A URL whose tables live in a fresh schema of the test server, dropped after the test."""
+@contextmanager
+def fresh_schema(server_url: str) -> Iterator[str]:
+    """A URL whose tables live in a new schema of the server, dropped afterwards."""
     import psycopg
 
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
         conn.execute(f"CREATE SCHEMA {schema}")
-    parts = urlsplit(postgres_server)
+    parts = urlsplit(server_url)
     query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema},public")]
     yield urlunsplit(parts._replace(query=urlencode(query)))
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A PostgreSQL URL of one's own: a fresh schema of the test server."""
+    with fresh_schema(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture
