@@ -1,5 +1,6 @@
 """livevec: tables that embed their text automatically, with similarity search that is always fresh."""
 
+from ._copy import copy_table
 from ._database import Database, connect
 from ._errors import (
     DuplicateKeyError,
@@ -44,5 +45,6 @@ __all__ = [
     "TableNotFoundError",
     "ValidationError",
     "connect",
+    "copy_table",
     "register_provider",
 ]

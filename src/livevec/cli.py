@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-from ._errors import LivevecError
+from ._copy import copy_table
+from ._database import connect
+from ._errors import LivevecError, TableExistsError
 from .demo import open_shop
 
 
@@ -20,7 +22,9 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("profile")
-@click.option("--db", "db_path", default="shop.db", show_default=True, help="SQLite file of the shop")
+@click.option(
+    "--db", "db_path", default="shop.db", show_default=True, help="SQLite file or postgresql:// URL"
+)
 @click.option("--limit", default=5, show_default=True, help="how many products")
 @click.option("--max-price", type=float, help="only products up to this price")
 def recommend(profile: str, db_path: str, limit: int, max_price: float | None) -> None:
@@ -91,6 +95,33 @@ def _web():
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"the shop needs {exc.name}: pip install 'livevec[web]'") from None
     return web
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.option("--table", "tables", multiple=True, help="copy this table (repeatable); every table by default")
+@click.option("--overwrite", is_flag=True, help="replace tables that already exist in TARGET")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1), help="rows per insert")
+def copy(source: str, target: str, tables: tuple[str, ...], overwrite: bool, batch_size: int) -> None:
+    """Copy tables with their vectors from SOURCE to TARGET, without embedding again.
+
+    SOURCE and TARGET are SQLite files or postgresql:// URLs.
+    """
+    if (
+        not source.startswith(("postgresql://", "postgres://"))
+        and not Path(source.removeprefix("sqlite:///")).exists()
+    ):
+        raise click.BadParameter(f"no database file {source!r}", param_hint="SOURCE")
+    with connect(source) as src, connect(target) as dst:
+        names = list(tables) or src.tables()
+        for name in names:
+            src.open_table(name)  # every table exists in SOURCE and none in TARGET before any is copied
+            if not overwrite and name in dst.tables():
+                raise TableExistsError(f"table {name!r} already exists in TARGET (--overwrite replaces it)")
+        for name in names:
+            count = copy_table(src, dst, name, overwrite=overwrite, batch_size=batch_size)
+            click.echo(f"copied {count} rows of {name}")
 
 
 def main() -> None:
