@@ -9,9 +9,10 @@ Query parameters that livevec reads itself (the rest go to libpq, e.g. `host=/so
     pool_size                      connections this process keeps at most (default 10)
 
 Each vector column gets an HNSW index (pgvector indexes up to 2,000 dimensions; wider columns are
-scanned exactly). A search that the index answers with fewer rows than asked for (a selective filter,
-a distance bound, a limit above what the index looks at) is run again as an exact scan, so a search
-never returns fewer rows than `limit` when that many match.
+scanned exactly). Searches without filters or distance bounds walk the index; filtered ones scan
+exactly unless pgvector (0.8+) can iterate its index scan. An index search that returns fewer rows
+than asked for, or whose last row ties with the next, runs again exactly: a search never returns
+fewer rows than `limit` when that many match, and ties are broken by primary key, as in SQLite.
 
 Every livevec table has statement triggers that append to `_livevec_changes` and NOTIFY
 `livevec_changes`, whoever writes (another service instance, psql). Writers take one advisory lock
