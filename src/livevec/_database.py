@@ -97,6 +97,11 @@ class Database:
     def last_change(self) -> int:
         return self.backend.last_change()
 
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        """Block until a change after `since` may have been committed (at once on PostgreSQL, which
+        notifies), or for `timeout` seconds; then read it with `changes(since)`."""
+        self.backend.wait_for_change(since, timeout)
+
     def follow(self, since: int | None = None) -> Iterator[Change]:
         """Block and yield changes as they are committed; starts at the newest by default."""
         return self.backend.follow(self.last_change() if since is None else since)

@@ -6,6 +6,7 @@ lists of floats on the way out), and filters in the dict language of `livevec.fi
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -132,17 +133,23 @@ class Backend(ABC):
     def last_change(self) -> int:
         """The newest change's seq (0 when none): where a new follower starts."""
 
-    def follow(self, since: int, poll_interval: float = 0.1) -> Iterator[Change]:
-        """Changes as they are committed, from any process; blocks between them."""
-        import time
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        """Return once a change after `since` may have been committed, or after `timeout` seconds.
 
+        A store that cannot notify just waits the timeout out; callers read the feed again either way.
+        """
+        time.sleep(timeout)
+
+    def follow(self, since: int, poll_interval: float = 0.1) -> Iterator[Change]:
+        """Changes as they are committed, from any process; blocks between them (`poll_interval`
+        seconds at most: a store that notifies wakes up at once)."""
         while True:
             batch = self.changes(since)
             for change in batch:
                 since = change.seq
                 yield change
             if not batch:
-                time.sleep(poll_interval)
+                self.wait_for_change(since, poll_interval)
 
     @abstractmethod
     def close(self) -> None: ...

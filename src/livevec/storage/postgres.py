@@ -15,7 +15,8 @@ than asked for, or whose last row ties with the next, runs again exactly: a sear
 fewer rows than `limit` when that many match, and ties are broken by primary key, as in SQLite.
 
 Every livevec table has statement triggers that append to `_livevec_changes` and NOTIFY
-`livevec_changes`, whoever writes (another service instance, psql). Writers take one advisory lock
+`livevec_changes`, whoever writes (another service instance, psql); one LISTEN connection per
+process wakes `wait_for_change` (and so `follow()` and the shop's `/events`). Writers take one advisory lock
 until they commit (the triggers take it too), so change numbers follow commit order and a follower
 reading "changes after N" never skips a later-committing lower number: writes to one database are
 serialised, as in SQLite; reads and searches run in parallel.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -187,6 +189,8 @@ class PostgresBackend(Backend):
             name="livevec",
         )
         self._local = threading.local()  # .conn: this thread's connection while in a transaction
+        self._listener_lock = threading.Lock()
+        self._change_listener: _ChangeListener | None = None  # started by the first wait_for_change
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.url!r}>"
@@ -217,6 +221,8 @@ class PostgresBackend(Backend):
         return version >= (0, 8)
 
     def close(self) -> None:
+        if self._change_listener is not None:
+            self._change_listener.close()
         self._pool.close()
 
     # --- connections and transactions ---------------------------------------------------------
@@ -501,24 +507,57 @@ class PostgresBackend(Backend):
     def last_change(self) -> int:
         return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
 
-    def follow(self, since: int, poll_interval: float = 5.0) -> Iterator[Change]:
-        """Changes as they are committed by any process: woken by NOTIFY, re-checking every
-        `poll_interval` seconds in case the listening connection missed one."""
-        try:
-            listener = psycopg.connect(self._conninfo, autocommit=True)
-            listener.execute(f"LISTEN {_CHANNEL}")
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot listen for changes on {self.url!r}: {exc}") from exc
-        with listener:
-            while True:
-                batch = self.changes(since)  # after LISTEN: a write committed meanwhile is not lost
-                for change in batch:
-                    since = change.seq
-                    yield change
-                if not batch:
-                    with _mapped_errors():
-                        for _ in listener.notifies(timeout=poll_interval, stop_after=1):
-                            pass
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        listener = self._listener()
+        if not listener.listening.wait(timeout):
+            return  # the server cannot be reached: the caller's next read says why
+        count = listener.count  # taken before the check: a commit after it will change the count
+        if self.last_change() > since:
+            return
+        with listener.changed:
+            listener.changed.wait_for(lambda: listener.count != count, timeout)
+
+    def _listener(self) -> _ChangeListener:
+        with self._listener_lock:
+            if self._change_listener is None:
+                self._change_listener = _ChangeListener(self._conninfo)
+            return self._change_listener
+
+
+class _ChangeListener:
+    """One LISTEN connection per backend, on its own thread: each NOTIFY wakes every waiter."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self.changed = threading.Condition()
+        self.count = 0  # notifications so far (and reconnections, after which anything may have changed)
+        self.listening = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._listen, name="livevec-listen", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._closed:
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {_CHANNEL}")
+                    self.listening.set()
+                    self._wake()  # whatever was committed while nobody listened
+                    while not self._closed:
+                        for _ in conn.notifies(timeout=0.5):  # the timeout notices close()
+                            self._wake()
+            except psycopg.Error:
+                self.listening.clear()
+                time.sleep(1.0)  # the server went away: listen again once it is back
+
+    def _wake(self) -> None:
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join(timeout=5)
 
 
 @contextmanager

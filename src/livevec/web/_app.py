@@ -59,7 +59,8 @@ class Shop:
 def create_app(db_url: str | Path, *, poll_interval: float = 0.2) -> FastAPI:
     """The shop on the database at `db_url` (a SQLite file or a URL); creates its `products` table if missing.
 
-    `poll_interval` is how often, in seconds, the change feed is read for `/events`.
+    `poll_interval` is how often, in seconds, the change feed is read for `/events` (on PostgreSQL a
+    notification of a commit by any process wakes the reader at once).
     """
 
     @contextlib.asynccontextmanager

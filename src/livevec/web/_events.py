@@ -119,8 +119,8 @@ class ChangeBroadcaster:
                 continue
             for event in events:
                 self._publish(event)
-            if not events:
-                await asyncio.sleep(self.poll_interval)
+            if not events:  # on PostgreSQL a NOTIFY from any instance ends the wait at once
+                await asyncio.to_thread(self.db.wait_for_change, since, self.poll_interval)
 
     def _publish(self, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
