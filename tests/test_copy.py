@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -49,6 +50,11 @@ def test_copy_to_postgres_and_back_keeps_rows_and_vectors(tmp_path, postgres_url
     to_sqlite = runner.invoke(cli, ["copy", postgres_url, str(back)])
     assert to_sqlite.exit_code == 0, to_sqlite.output
     assert embedded_texts == []  # the vectors came along
+    with psycopg.connect(postgres_url) as conn:  # built after the load, but there
+        indexes = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'products' AND indexdef LIKE '%USING hnsw%'"
+        )
+        assert indexes.fetchone()[0] == 1
     on_postgres, on_sqlite = _snapshot(postgres_url), _snapshot(back)
     assert on_postgres[:3] == original[:3] and on_sqlite[:3] == original[:3]
     assert [i for i, _ in on_postgres[3]] == [i for i, _ in original[3]] == [i for i, _ in on_sqlite[3]]

@@ -42,10 +42,11 @@ def copy_table(
             target.backend.drop_table(name)
         target.backend.create_table(origin.spec)
         destination = target.open_table(name)
-        batch = origin.query(order_by=pk, limit=batch_size).to_list()
-        while batch:
-            destination.insert(batch)
-            copied += len(batch)
-            bar.update(len(batch))
-            batch = origin.query({pk: {"$gt": batch[-1][pk]}}, order_by=pk, limit=batch_size).to_list()
+        with target.backend.bulk_load(origin.spec):
+            batch = origin.query(order_by=pk, limit=batch_size).to_list()
+            while batch:
+                destination.insert(batch)
+                copied += len(batch)
+                bar.update(len(batch))
+                batch = origin.query({pk: {"$gt": batch[-1][pk]}}, order_by=pk, limit=batch_size).to_list()
     return copied

@@ -77,6 +77,10 @@ class Backend(ABC):
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def bulk_load(self, spec: TableSpec) -> AbstractContextManager[None]:
+        """A transaction around a large load into the table: a backend may build its indexes at the end."""
+        return self.transaction()
+
     @abstractmethod
     def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
         """Write rows; return their primary keys (keys left None are assigned by the store)."""
