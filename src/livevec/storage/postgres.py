@@ -15,6 +15,9 @@ exactly unless pgvector (0.8+) can iterate its index scan. An index search that 
 than asked for, or whose last row ties with the next, runs again exactly: a search never returns
 fewer rows than `limit` when that many match, and ties are broken by primary key, as in SQLite.
 
+A table with `Field(fulltext=True)` columns gets a stored generated tsvector of their words (folded,
+stemmed, no stop words: as SQLite's FTS5 tokenizer reads them) with a GIN index, ranked by ts_rank.
+
 Every livevec table has statement triggers that append to `_livevec_changes` and NOTIFY
 `livevec_changes`, whoever writes (another service instance, psql); one LISTEN connection per
 process wakes `wait_for_change` (and so `follow()` and the shop's `/events`). Writers take one advisory lock
@@ -26,6 +29,7 @@ serialised, as in SQLite; reads and searches run in parallel.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +42,7 @@ import numpy as np
 from .._errors import DuplicateKeyError, StorageError, ValidationError
 from .._schema import TableSpec
 from ..filters import Filters, compile_filters, quote
-from ._base import Backend, Change, VectorSearch
+from ._base import Backend, Change, FulltextSearch, VectorSearch
 
 try:
     import psycopg
@@ -60,6 +64,9 @@ _SQL_TYPES = {
     "json": "JSON",  # JSON (not JSONB) keeps the keys' order
     "vector": "VECTOR({dimensions})",
 }
+_TEXT_COLUMN = "_livevec_text"  # a table's full-text words (a stored generated tsvector)
+_WORD = re.compile(r"\w+")  # the words of a full-text query, as SQLite's backend reads them
+_MAX_QUERY_WORDS = 64
 _HNSW_MAX_DIMENSIONS = 2000
 _HNSW_MAX_EF_SEARCH = 1000
 _CHANGE_LOG_KEEP = 100_000  # as in SQLite: a follower further behind rebuilds from the tables
@@ -84,6 +91,18 @@ CREATE TABLE IF NOT EXISTS _livevec_changes (
     seq BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, key JSONB, op TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL
 );
+-- full-text search sees words as SQLite's FTS5 "porter unicode61 remove_diacritics 2" does: folded to
+-- lower case without diacritics, stemmed, and without a stop-word list ("not" is a word like any other)
+CREATE OR REPLACE FUNCTION _livevec_fold(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT lower(regexp_replace(normalize($1, NFD), '[\u0300-\u036f]', '', 'g')) $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_config
+                   WHERE cfgname = '_livevec_text' AND cfgnamespace = current_schema()::regnamespace) THEN
+        CREATE TEXT SEARCH DICTIONARY _livevec_stem (TEMPLATE = snowball, LANGUAGE = english);
+        CREATE TEXT SEARCH CONFIGURATION _livevec_text (COPY = english);
+        ALTER TEXT SEARCH CONFIGURATION _livevec_text ALTER MAPPING REPLACE english_stem WITH _livevec_stem;
+    END IF;
+END $$;
 CREATE OR REPLACE FUNCTION _livevec_lock_writes() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 BEGIN
@@ -294,11 +313,21 @@ class PostgresBackend(Backend):
             elif not c.nullable and c.type != "vector":
                 sql += " NOT NULL"
             columns.append(sql)
+        texts = [f"coalesce({quote(c.name)}, '')" for c in spec.columns if c.fulltext]
+        if texts:
+            # the words of the full-text columns, kept in step by PostgreSQL itself on every write
+            text = " || ' ' || ".join(texts)
+            columns.append(
+                f"{_TEXT_COLUMN} TSVECTOR GENERATED ALWAYS AS "
+                f"(to_tsvector('_livevec_text', _livevec_fold({text}))) STORED"
+            )
         t = quote(spec.name)
         key = pk.name.replace("'", "''")  # the trigger function quotes it
         with self.transaction():
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             self._create_vector_indexes(spec)
+            if texts:
+                self._execute(f"CREATE INDEX ON {t} USING gin ({_TEXT_COLUMN})")
             self._execute(
                 f"CREATE TRIGGER _livevec_lock BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {t} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION _livevec_lock_writes()"
@@ -491,6 +520,25 @@ class PostgresBackend(Backend):
                 [p for pair in settings for p in pair],
             )
             return conn.execute(sql, params).fetchall()
+
+    # --- full-text search ---------------------------------------------------------------------
+
+    def fulltext_search(self, spec: TableSpec, request: FulltextSearch) -> list[tuple[dict[str, Any], float]]:
+        # each word becomes its own query, ORed: the text is words, never tsquery syntax
+        words = list(dict.fromkeys(w.lower() for w in _WORD.findall(request.query)))[:_MAX_QUERY_WORDS]
+        if not words:
+            return []
+        query = " || ".join(["plainto_tsquery('_livevec_text', _livevec_fold(%s))"] * len(words))
+        where, filter_params = self._where(spec, request.filters)
+        names = spec.column_names
+        sql = (
+            f"SELECT {', '.join(map(quote, names))}, ts_rank({_TEXT_COLUMN}, query) AS _livevec_rank "
+            f"FROM {_ident(spec.name)}, ({'SELECT ' + query} AS query) AS words "
+            f"WHERE {_TEXT_COLUMN} @@ query AND ({where}) "
+            f"ORDER BY _livevec_rank DESC, {quote(spec.primary_key.name)} LIMIT {int(request.limit)}"
+        )
+        rows = self._query(sql, [*words, *filter_params])
+        return [(self._rows(spec, names, [row[:-1]])[0], float(row[-1])) for row in rows]
 
     # --- embedding cache ----------------------------------------------------------------------
 
