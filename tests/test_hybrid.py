@@ -477,6 +477,7 @@ class QueryAwareVectors(EmbeddingProvider):
 
 def test_a_provider_can_embed_queries_its_own_way(db):
     register_provider("queryaware", QueryAwareVectors)
+    QueryAwareVectors.calls.clear()  # the test runs once per backend
     aware = EmbeddingFunction("queryaware/v1", query_prefix="q: ")
 
     class Doc(TableModel):
