@@ -89,6 +89,8 @@ def test_each_instance_streams_and_searches_the_others_writes(instances, postgre
                 assert event["op"] == "created" and event["product"]["name"] == "Whitewater canoe paddle"
             text = new_product(key)["description"]
             assert api.get(f"{b.url}search", params={"q": text, "limit": 1}).json()[0]["id"] == key
+            words = {"q": f"model {key}", "search_type": "fulltext", "limit": 1}  # PostgreSQL's text search
+            assert api.get(f"{b.url}search", params=words).json()[0]["id"] == key
             # a writer that is neither instance: a script using the library on the same database
             with livevec.connect(postgres_shop) as db:
                 db.open_table("products").update(values={"price": 12.5}, filters={"id": key})
