@@ -18,7 +18,7 @@ from ._table import Table
 from .embeddings import EmbeddingFunction, EmbeddingProvider, register_provider
 from .recommend import Recommendation, Recommender
 from .search import QueryResult, Search, SearchHit
-from .storage import Change
+from .storage import Change, IndexOptions
 
 __version__ = "0.1.0"
 
@@ -31,6 +31,7 @@ __all__ = [
     "EmbeddingProvider",
     "Field",
     "FilterError",
+    "IndexOptions",
     "LivevecError",
     "QueryResult",
     "Recommendation",

@@ -11,14 +11,17 @@ from ._errors import SchemaError, TableExistsError, TableNotFoundError, Validati
 from ._schema import TableModel, TableSpec, VectorMarker, model_from_spec
 from ._table import Table
 from .embeddings import EmbeddingFunction
-from .storage import Backend, Change, open_backend
+from .storage import Backend, Change, IndexOptions, open_backend
 
 IfExists = Literal["fail", "overwrite", "skip"]
 
 
-def connect(url: str | Path = ":memory:") -> Database:
-    """Open a store: a SQLite file path (or ":memory:"), or a `postgresql://` URL."""
-    return Database(open_backend(url))
+def connect(url: str | Path = ":memory:", *, index_options: IndexOptions | None = None) -> Database:
+    """Open a store: a SQLite file path (or ":memory:"), or a `postgresql://` URL.
+
+    `index_options` tune how the SQLite store indexes vectors in memory (exact scan or HNSW graph).
+    """
+    return Database(open_backend(url, index_options))
 
 
 class Database:

@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file (WAL) holds rows, vectors, the embedding cache and a change log.
 
 Every table gets triggers that append to `_livevec_changes`, so a write made by any process (or any
-SQLite client) is visible in the log. Each vector column's in-memory index remembers the last change
-it applied and catches up from the log before every search: a search always sees committed writes.
+SQLite client) is visible in the log. Each vector column's in-memory index (`_sqlite_index`) remembers
+the last change it applied; it applies our own writes right after they commit and catches up from the
+log before every search, so a search always sees committed writes.
 
 A table with `Field(fulltext=True)` columns also gets an FTS5 index (`_livevec_fts_<table>`, external
 content, BM25 ranking) that triggers keep in step inside each write's own transaction.
@@ -26,7 +27,8 @@ from .._errors import DuplicateKeyError, SchemaError, StorageError, ValidationEr
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from ._base import Backend, Change, FulltextSearch, VectorSearch
-from .vector_index import ExactIndex, VectorIndex
+from ._sqlite_index import ColumnIndex
+from .vector_index import IndexOptions
 
 _SQL_TYPES = {
     "int": "INTEGER",
@@ -89,17 +91,13 @@ def from_sql(column_type: str, value: Any) -> Any:
     return value
 
 
-class _ColumnIndex:
-    """A vector column's index plus the change-log position it has caught up to."""
-
-    def __init__(self, vector: VectorSpec) -> None:
-        self.index: VectorIndex = ExactIndex(vector.dimensions, vector.distance)
-        self.seq = -1  # -1: never loaded
-
-
 class SQLiteBackend(Backend):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, index_options: IndexOptions | None = None) -> None:
         self.url = str(path)
+        self.index_options = index_options or IndexOptions()
+        in_memory = self.url in ("", ":memory:") or self.url.startswith("file::memory:")
+        # large columns' HNSW graphs are kept beside the database file
+        self._index_dir = None if in_memory else Path(self.url + ".livevec-index")
         try:
             self._conn = sqlite3.connect(
                 self.url, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -114,10 +112,12 @@ class SQLiteBackend(Backend):
             raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
-        self._indexes: dict[tuple[str, str], _ColumnIndex] = {}
+        self._indexes: dict[tuple[str, str], ColumnIndex] = {}
 
     def close(self) -> None:
         with self._lock:
+            for column in self._indexes.values():
+                column.save_if_changed()
             self._conn.close()
 
     # --- transactions -------------------------------------------------------------------------
@@ -136,14 +136,18 @@ class SQLiteBackend(Backend):
                 else:
                     self._conn.execute(f"ROLLBACK TO lv{depth}")
                     self._conn.execute(f"RELEASE lv{depth}")
-                # an index may have read the rolled-back changes: make each reload from the table
+                # an index may have applied the rolled-back writes: it re-reads those rows
                 for column in self._indexes.values():
-                    column.seq = -1
+                    column.rollback(in_transaction=depth > 0)
                 raise
             else:
                 if depth == 0:
                     self._prune_change_log()
                     self._conn.execute("COMMIT")
+                    # the write reaches every loaded index before the call that made it returns
+                    for column in self._indexes.values():
+                        column.commit()
+                        column.sync(in_transaction=False)
                 else:
                     self._conn.execute(f"RELEASE lv{depth}")
             finally:
@@ -235,13 +239,15 @@ class SQLiteBackend(Backend):
         self._execute(f"INSERT INTO {f} ({f}) VALUES ('rebuild')")
 
     def drop_table(self, name: str) -> None:
+        spec = self.load_spec(name)
         with self.transaction():
             self._execute(f"DROP TABLE IF EXISTS {quote(_fts_table(name))}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = ?", (name,))
             self._log_reset(name)
-        for key in [k for k in self._indexes if k[0] == name]:
-            del self._indexes[key]
+        for vector in spec.vectors if spec else []:
+            self._column_index(spec, vector).delete_files()
+            del self._indexes[(name, vector.name)]
 
     def _log_reset(self, name: str) -> None:
         self._execute(
@@ -323,85 +329,22 @@ class SQLiteBackend(Backend):
     # --- vector search ------------------------------------------------------------------------
 
     def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
+        names = spec.column_names
         with self._lock:
-            column = self._synced_index(spec, spec.vector(request.column))
-            candidates = None
-            if request.filters:
-                where, params = self._where(spec, request.filters)
-                rows = self._conn.execute(f"SELECT rowid FROM {quote(spec.name)} WHERE {where}", params)
-                candidates = np.fromiter((r[0] for r in rows), dtype=np.int64)
-            ids, distances = column.index.search(
-                request.query,
-                request.limit,
-                candidates=candidates,
-                max_distance=request.max_distance,
-                min_distance=request.min_distance,
-            )
-            if len(ids) == 0:
-                return []
-            names = spec.column_names
-            fetched = {}
-            id_list = ids.tolist()
-            for start in range(0, len(id_list), 900):  # stay under SQLite's parameter limit
-                chunk = id_list[start : start + 900]
-                sql = (
-                    f"SELECT rowid, {', '.join(map(quote, names))} FROM {quote(spec.name)} "
-                    f"WHERE rowid IN ({', '.join('?' * len(chunk))})"
-                )
-                for row in self._conn.execute(sql, chunk):
-                    fetched[row[0]] = row[1:]
+            column = self._column_index(spec, spec.vector(request.column))
+            column.sync(in_transaction=self._depth > 0)
+            where = self._where(spec, request.filters) if request.filters else None
+            found = column.search(request, where, ", ".join(map(quote, names)))
         pk = spec.primary_key.name
-        hits = []
-        for row_id, distance in zip(id_list, distances.tolist(), strict=True):
-            if row_id in fetched:
-                hits.append((self._rows(spec, names, [fetched[row_id]])[0], float(distance)))
+        hits = [(self._rows(spec, names, [row])[0], distance) for row, distance in found]
         hits.sort(key=lambda hit: (hit[1], hit[0][pk]))
         return hits[: request.limit]
 
-    def _synced_index(self, spec: TableSpec, vector: VectorSpec) -> _ColumnIndex:
-        """The column's index, caught up with every committed change (ours and other processes')."""
+    def _column_index(self, spec: TableSpec, vector: VectorSpec) -> ColumnIndex:
         key = (spec.name, vector.name)
-        column = self._indexes.get(key)
-        if column is None:
-            column = self._indexes[key] = _ColumnIndex(vector)
-        last, oldest = self._conn.execute("SELECT max(seq), min(seq) FROM _livevec_changes").fetchone()
-        last = last or 0
-        if column.seq == last:
-            return column
-        t, v = quote(spec.name), quote(vector.name)
-        changed = set()
-        if column.seq >= 0 and (oldest or 0) <= column.seq + 1:
-            rows = self._conn.execute(
-                "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",
-                (column.seq, spec.name),
-            ).fetchall()
-            if any(op == "reset" for _, op in rows):
-                column.seq = -1
-            changed = {r for r, _ in rows}
-        else:  # never loaded, or the log was pruned past us
-            column.seq = -1
-        if column.seq < 0:  # first use, a reset, or behind the pruned log: reload the column
-            column.index.clear()
-            rows = self._conn.execute(f"SELECT rowid, {v} FROM {t} WHERE {v} IS NOT NULL").fetchall()
-        elif changed:
-            ids = sorted(changed)
-            rows = []
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                rows += self._conn.execute(
-                    f"SELECT rowid, {v} FROM {t} WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk
-                ).fetchall()
-            present = {r for r, blob in rows if blob is not None}
-            column.index.remove(np.array(sorted(changed - present), dtype=np.int64))
-            rows = [r for r in rows if r[1] is not None]
-        else:
-            rows = []
-        if rows:
-            ids = np.array([r for r, _ in rows], dtype=np.int64)
-            vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
-            column.index.upsert(ids, vectors.reshape(len(rows), vector.dimensions))
-        column.seq = last
-        return column
+        if key not in self._indexes or self._indexes[key].vector != vector:  # new, or recreated elsewhere
+            self._indexes[key] = ColumnIndex(self._conn, spec, vector, self.index_options, self._index_dir)
+        return self._indexes[key]
 
     # --- full-text search ---------------------------------------------------------------------
 

@@ -1,19 +1,64 @@
 """The in-memory search structure behind a vector column: the boundary an ANN index plugs into.
 
 A backend keeps one `VectorIndex` per vector column, keyed by the row's integer id, and keeps it in
-step with the table; the index only answers "which ids are nearest to this vector".
+step with the table; the index only answers "which ids are nearest to this vector". Small columns use
+`ExactIndex` (a numpy scan); large ones `HnswIndex` (usearch's HNSW graph), chosen by `IndexOptions`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 
+from .._errors import ValidationError
 from .._schema import Distance
+
+Precision = Literal["f32", "f16", "i8"]
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """How a store indexes its vector columns in memory.
+
+    A column with fewer than `ann_min_rows` vectors is scanned exactly; from that size on it gets an
+    HNSW graph (and goes back to the exact scan below half of it). `precision` "f16" or "i8" holds the
+    graph's vectors in 2 or 1 bytes per dimension; results are then re-ranked exactly from the stored
+    float32 vectors. `expansion_search` is the graph's search breadth: higher is slower, more exact.
+    A filtered search whose filter is expected to keep at most `exact_filter_rows` rows scans those
+    rows exactly instead of walking the graph.
+    """
+
+    ann_min_rows: int = 20_000
+    precision: Precision = "f32"
+    connectivity: int = 16
+    expansion_add: int = 128
+    expansion_search: int = 64
+    exact_filter_rows: int = 5_000
+    persist: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "ann_min_rows",
+            "connectivity",
+            "expansion_add",
+            "expansion_search",
+            "exact_filter_rows",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"must be a positive integer, got {value!r}", field=name)
+        if self.precision not in ("f32", "f16", "i8"):
+            raise ValidationError(f"must be 'f32', 'f16' or 'i8', got {self.precision!r}", field="precision")
 
 
 class VectorIndex(Protocol):
+    #: distances it returns may be off by up to this much (quantized vectors); 0 when exact
+    tolerance: float
+
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
     def remove(self, ids: np.ndarray) -> None: ...
@@ -30,13 +75,40 @@ class VectorIndex(Protocol):
         candidates: np.ndarray | None = None,
         max_distance: float | None = None,
         min_distance: float | None = None,
+        exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, distances) of the k nearest, nearest first, plus any rows tied with the k-th."""
+        """(ids, distances) of the k nearest (among `candidates` if given), nearest first.
+
+        An exact index also returns the rows tied with the k-th; an approximate one searches its graph
+        unless `exact` or `candidates` ask for a scan.
+        """
         ...
+
+
+def distances(query: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.ndarray:
+    """Exact distances from one query to each row of `vectors` (float32, any norm)."""
+    query = np.asarray(query, dtype=np.float32)
+    if distance == "cosine":
+        norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
+        return np.clip(1.0 - (vectors @ query) / np.where(norms == 0, 1, norms), 0.0, 2.0)
+    return np.linalg.norm(vectors - query, axis=1)
+
+
+def _in_range(
+    ids: np.ndarray, found: np.ndarray, max_distance: float | None, min_distance: float | None, slack: float
+) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.ones(len(found), dtype=bool)
+    if max_distance is not None:
+        keep &= found <= max_distance + slack
+    if min_distance is not None:
+        keep &= found >= min_distance - slack
+    return ids[keep], found[keep]
 
 
 class ExactIndex:
     """Brute-force scan with numpy: exact, cheap to update, fast enough for tens of thousands of rows."""
+
+    tolerance = 0.0
 
     def __init__(self, dimensions: int, distance: Distance) -> None:
         self.dimensions = dimensions
@@ -99,6 +171,7 @@ class ExactIndex:
         candidates: np.ndarray | None = None,
         max_distance: float | None = None,
         min_distance: float | None = None,
+        exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = self._prepare(query)[0]
         if candidates is None:
@@ -106,19 +179,10 @@ class ExactIndex:
         else:
             found = (self._position.get(i) for i in np.asarray(candidates).tolist())
             positions = np.fromiter((p for p in found if p is not None), dtype=np.int64)
-        distances = self._distances(query, positions)
-        keep = np.ones(len(positions), dtype=bool)
-        if max_distance is not None:
-            keep &= distances <= max_distance
-        if min_distance is not None:
-            keep &= distances >= min_distance
-        positions, distances = positions[keep], distances[keep]
-        if k < len(distances):
-            kth = np.partition(distances, k - 1)[k - 1]
-            keep = distances <= kth  # rows tied with the k-th stay: the caller breaks ties by key
-            positions, distances = positions[keep], distances[keep]
-        order = np.argsort(distances, kind="stable")
-        return self._ids[positions[order]], distances[order]
+        positions, found_distances = _in_range(
+            positions, self._distances(query, positions), max_distance, min_distance, 0.0
+        )
+        return _nearest(self._ids[positions], found_distances, k)
 
     def _distances(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
         vectors = self._vectors[positions]
@@ -126,3 +190,125 @@ class ExactIndex:
         if self.distance == "cosine":
             return np.clip(1.0 - dots, 0.0, 2.0)
         return np.sqrt(np.maximum(self._sq_norms[positions] - 2 * dots + query @ query, 0.0))
+
+
+def _nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The k smallest distances, sorted, plus rows tied with the k-th (the caller breaks ties by key)
+    and, with `slack`, rows within it of the k-th."""
+    if k < len(found):
+        kth = np.partition(found, k - 1)[k - 1]
+        keep = found <= kth + slack
+        ids, found = ids[keep], found[keep]
+    order = np.argsort(found, kind="stable")
+    return ids[order], found[order]
+
+
+# how far a quantized vector's distance can drift from the float32 one (cosine on unit vectors)
+_TOLERANCE = {"f32": 0.0, "f16": 0.002, "i8": 0.03}
+
+
+class HnswIndex:
+    """usearch's HNSW graph: approximate, with adds and removes in place, so it stays real time.
+
+    Vectors are held as `options.precision`; distances from a quantized index are approximate (within
+    `tolerance`), so the caller re-ranks candidates with the exact float32 vectors it stores.
+    """
+
+    def __init__(self, dimensions: int, distance: Distance, options: IndexOptions) -> None:
+        self.dimensions = dimensions
+        self.distance = distance
+        self.options = options
+        self.tolerance = _TOLERANCE[options.precision] * (1.0 if distance == "cosine" else 4.0)
+        self.clear()
+
+    def clear(self) -> None:
+        from usearch.index import Index
+
+        self._index = Index(
+            ndim=self.dimensions,
+            metric="cos" if self.distance == "cosine" else "l2sq",
+            dtype=self.options.precision,
+            connectivity=self.options.connectivity,
+            expansion_add=self.options.expansion_add,
+            expansion_search=self.options.expansion_search,
+        )
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.uint64)
+        if not len(ids):
+            return
+        present = np.atleast_1d(self._index.contains(ids))
+        if present.any():
+            self._index.remove(ids[present])
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+        # a commit's handful of rows goes in on this thread; a bulk load spreads over every core
+        self._index.add(ids, vectors, threads=1 if len(ids) < 256 else 0)
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids):
+            self._index.remove(ids)
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        *,
+        candidates: np.ndarray | None = None,
+        max_distance: float | None = None,
+        min_distance: float | None = None,
+        exact: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        query = np.asarray(query, dtype=np.float32)
+        # a quantized distance is off by up to `tolerance`, so any row truly among the k nearest is
+        # within twice that of the k-th: scans keep all of those for the caller's exact re-rank
+        slack = 2 * self.tolerance
+        if candidates is not None:
+            ids = np.asarray(candidates, dtype=np.uint64)
+            ids = ids[np.atleast_1d(self._index.contains(ids))] if len(ids) else ids
+            if not len(ids):
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            vectors = np.vstack(self._index.get(ids, dtype=np.float32))
+            found = distances(query, vectors, self.distance)
+            ids, found = _in_range(ids.astype(np.int64), found, max_distance, min_distance, self.tolerance)
+            return _nearest(ids, found, k, slack)
+        count = min(len(self._index), k if not (exact and slack) else 4 * k)
+        if count == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        matches = self._index.search(query, count, threads=1, exact=exact)
+        found = matches.distances.astype(np.float32)
+        if self.distance == "l2":
+            found = np.sqrt(np.maximum(found, 0.0))
+        ids, found = _in_range(
+            matches.keys.astype(np.int64), found, max_distance, min_distance, self.tolerance
+        )
+        return _nearest(ids, found, k, slack) if exact else (ids, found)
+
+    def save(self, path: Path) -> None:
+        self._index.save(str(path))
+
+    def load(self, path: Path) -> None:
+        """Replace the contents with a saved index; raises ValueError if it was built differently."""
+        from usearch.index import Index
+
+        meta = Index.metadata(str(path))
+        if meta is None or meta["dimensions"] != self.dimensions:
+            raise ValueError(f"{path} does not hold a {self.dimensions}-d index")
+        loaded = Index.restore(str(path))
+        if loaded is None or loaded.dtype.name.lower() != self.options.precision:
+            raise ValueError(f"{path} does not hold a {self.options.precision} index")
+        loaded.expansion_search = self.options.expansion_search
+        self._index = loaded
+
+
+def candidates_to_fetch(limit: int, selectivity: float, tolerance: float) -> int:
+    """How many graph neighbours to fetch so that `limit` of them likely pass a filter and a re-rank."""
+    fetch = limit / max(selectivity, 1e-6)
+    if selectivity < 1.0:
+        fetch *= 1.5  # matches are not spread evenly among the neighbours
+    if tolerance:
+        fetch *= 2  # quantized distances shuffle the order near the k-th: re-rank from a wider pool
+    return max(limit, math.ceil(fetch))

@@ -1,0 +1,49 @@
+"""Small helpers the benchmark scripts share: exact ground truth, percentiles, memory, tables."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray | None = None) -> list:
+    """Ids of the exact k nearest rows by cosine for each query (restricted to `mask` when given)."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(len(vectors)) if mask is None else np.flatnonzero(mask)
+    unit = unit[ids]
+    out = []
+    for start in range(0, len(queries), 64):
+        q = queries[start : start + 64]
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        sims = q @ unit.T
+        top = np.argpartition(-sims, min(k, sims.shape[1] - 1), axis=1)[:, :k]
+        for row, cand in zip(sims, top, strict=True):
+            out.append(ids[cand[np.argsort(-row[cand])]])
+    return out
+
+
+def recall(found: list, truth: list) -> float:
+    k = len(truth[0])
+    return sum(len(set(map(int, f)) & set(map(int, t))) for f, t in zip(found, truth, strict=True)) / (
+        k * len(truth)
+    )
+
+
+def percentile_ms(seconds: list[float], p: float) -> str:
+    return f"{np.percentile(seconds, p) * 1000:.2f}"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB."""
+    import psutil
+
+    return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table."""
+    cells = [[str(c) for c in row] for row in rows]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
