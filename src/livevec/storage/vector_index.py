@@ -36,7 +36,7 @@ class IndexOptions:
     precision: Precision = "f32"
     connectivity: int = 16
     expansion_add: int = 128
-    expansion_search: int = 64
+    expansion_search: int = 128
     exact_filter_rows: int = 5_000
     persist: bool = True
 

@@ -1,0 +1,345 @@
+"""The vector index behind search: exact/HNSW switch, filtered planning, freshness, repair, quantization.
+
+Tables hold caller-given 384-d vectors (clustered random data) so the tests need not embed; a small
+`ann_min_rows` puts tables of a few thousand rows on the HNSW graph.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import livevec
+from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
+from livevec.storage import sqlite as sqlite_store
+from livevec.storage.vector_index import ExactIndex, HnswIndex
+
+DIM = 384
+ROWS = 2000
+OPTIONS = IndexOptions(ann_min_rows=500, exact_filter_rows=100)
+
+
+class Item(TableModel):
+    __tablename__ = "items"
+    id: int = Field(primary_key=True)
+    bucket: int
+    vec: list[float] | None = EmbeddingFunction().VectorField(None)
+
+
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 centres: nearest-neighbour structure like real embeddings."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, DIM))
+    x = centres[rng.integers(0, 50, n)] + rng.normal(scale=0.6, size=(n, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def rows(vectors: np.ndarray, start: int = 0) -> list[dict]:
+    return [{"id": start + i, "bucket": (start + i) % 100, "vec": v} for i, v in enumerate(vectors)]
+
+
+def exact(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    d = 1 - vectors @ (query / np.linalg.norm(query))
+    return [int(ids[i]) for i in np.argsort(d, kind="stable")[:k]]
+
+
+def index_of(db: livevec.Database):
+    return db.backend._indexes[("items", "vec")].index
+
+
+@pytest.fixture
+def data() -> np.ndarray:
+    return clustered(ROWS)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+def filled(path: Path, vectors: np.ndarray, options: IndexOptions = OPTIONS) -> livevec.Database:
+    db = livevec.connect(path, index_options=options)
+    db.create_table(Item).insert(rows(vectors))
+    return db
+
+
+def test_small_tables_scan_exactly_and_large_ones_switch_to_the_graph_and_back(path, data):
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.create_table(Item)
+    table.insert(rows(data[:400]))
+    table.search(data[0]).to_list()
+    assert isinstance(index_of(db), ExactIndex)
+    table.insert(rows(data[400:], 400))  # crosses ann_min_rows within the write call
+    assert isinstance(index_of(db), HnswIndex) and len(index_of(db)) == ROWS
+    table.delete({"id": {"$gte": 200}})  # below half of ann_min_rows: back to the exact scan
+    assert isinstance(index_of(db), ExactIndex) and len(index_of(db)) == 200
+    got = [r["id"] for r in table.search(data[7]).limit(10).to_list()]
+    assert got == exact(data[:200], np.arange(200), data[7], 10)
+
+
+def test_graph_search_has_high_recall(path, data):
+    db = filled(path, data)
+    table = db.open_table("items")
+    table.search(data[0]).to_list()
+    assert isinstance(index_of(db), HnswIndex)
+    queries = clustered(50, seed=1)
+    found = 0
+    for q in queries:
+        got = {r["id"] for r in table.search(q).limit(10).to_list()}
+        found += len(got & set(exact(data, np.arange(ROWS), q, 10)))
+    assert found / 500 >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("where", "mask"),
+    [
+        ({"bucket": 3}, lambda ids: ids % 100 == 3),  # 1%: scanned exactly
+        ({"bucket": {"$lt": 30}}, lambda ids: ids % 100 < 30),  # 30%: through the graph
+        ({"id": {"$in": [5, 905, 1805]}}, lambda ids: np.isin(ids, [5, 905, 1805])),  # fewer than a page
+    ],
+)
+def test_filtered_search_returns_full_pages_of_the_nearest_matches(path, data, where, mask):
+    db = filled(path, data)
+    table = db.open_table("items")
+    ids = np.arange(ROWS)
+    keep = mask(ids)
+    found = total = 0
+    for q in clustered(30, seed=2):
+        got = table.search(q).filter(where).limit(10).to_list()
+        want = exact(data[keep], ids[keep], q, 10)
+        assert len(got) == len(want)
+        assert all(mask(np.array([r["id"]]))[0] for r in got)
+        found += len({r["id"] for r in got} & set(want))
+        total += len(want)
+    assert found / total >= 0.95
+
+
+def test_filter_far_from_the_query_still_fills_the_page(path, data):
+    # the rows the filter keeps are all in other clusters than the query: the graph's nearest
+    # neighbours all fail it, so the search must widen and finally scan
+    db = filled(path, data)
+    table = db.open_table("items")
+    query = data[0]
+    far = np.argsort(1 - data @ query)[ROWS // 2 :]  # the farther half of the rows
+    ids = sorted(int(i) for i in far)
+    got = table.search(query).filter({"id": {"$in": ids}}).limit(10).to_list()
+    assert [r["id"] for r in got] == exact(data[ids], np.array(ids), query, 10)
+
+
+@pytest.mark.parametrize(
+    ("where", "mask"),
+    [
+        (None, lambda ids: ids >= 0),
+        ({"bucket": 3}, lambda ids: ids % 100 == 3),
+        ({"bucket": {"$lt": 50}}, lambda ids: ids % 100 < 50),
+    ],
+)
+def test_distance_range_matches_an_exact_scan(path, data, where, mask):
+    db = filled(path, data)
+    table = db.open_table("items")
+    query = data[11]
+    d = 1 - data @ query
+    ids = np.arange(ROWS)
+    keep = mask(ids)
+    lo, hi = np.sort(d[keep])[[3, 16]]  # 14 rows in range, the 3 nearest left out
+    got = table.search(query).filter(where).distance_range(float(lo), float(hi)).limit(10).to_list()
+    inside = ids[keep & (d >= lo) & (d <= hi)]
+    want = sorted(inside.tolist(), key=lambda i: d[i])[:10]
+    assert len(got) == 10
+    assert len({r["id"] for r in got} & set(want)) >= 9
+    assert all(lo - 1e-5 <= r["_distance"] <= hi + 1e-5 for r in got)
+
+
+def test_a_write_is_searchable_as_soon_as_the_call_returns(path, data):
+    db = filled(path, data)
+    table = db.open_table("items")
+    table.search(data[0]).to_list()
+    fresh = clustered(1, seed=9)[0]
+    table.insert({"id": 10_000, "bucket": 1, "vec": fresh})
+    assert table.search(fresh).limit(1).to_list()[0]["id"] == 10_000
+    table.update({"vec": data[3].tolist()}, {"id": 10_000})
+    assert {r["id"] for r in table.search(data[3]).limit(2).to_list()} == {3, 10_000}
+    assert table.search(fresh).limit(1).to_list()[0]["id"] != 10_000
+    table.delete({"id": 10_000})
+    assert 10_000 not in {r["id"] for r in table.search(data[3]).limit(5).to_list()}
+
+
+def test_another_connections_writes_are_seen_by_the_next_search(path, data):
+    db = filled(path, data)
+    table = db.open_table("items")
+    table.search(data[0]).to_list()
+    other = livevec.connect(path, index_options=OPTIONS).open_table("items")
+    fresh = clustered(1, seed=8)[0]
+    other.insert({"id": 20_000, "bucket": 1, "vec": fresh})
+    other.delete({"id": 0})
+    assert table.search(fresh).limit(1).to_list()[0]["id"] == 20_000
+    assert 0 not in {r["id"] for r in table.search(data[0]).limit(5).to_list()}
+
+
+def test_local_model_text_is_searchable_right_after_insert(tmp_path):
+    class Note(TableModel):
+        __tablename__ = "notes"
+        id: int = Field(primary_key=True)
+        text: str
+        vec: list[float] | None = EmbeddingFunction().VectorField("text")
+
+    db = livevec.connect(tmp_path / "notes.db", index_options=IndexOptions(ann_min_rows=2))
+    notes = db.create_table(Note)
+    assert notes.search("anything").to_list() == []  # loads the (empty) index
+    notes.insert([{"id": 1, "text": "a red running shoe"}, {"id": 2, "text": "a stainless steel kettle"}])
+    notes.insert({"id": 3, "text": "noise cancelling headphones"})
+    assert isinstance(db.backend._indexes[("notes", "vec")].index, HnswIndex)
+    assert notes.search("headphones for music").limit(1).to_list()[0]["id"] == 3
+
+
+def test_a_rolled_back_write_leaves_the_index(path, data):
+    db = filled(path, data)
+    table = db.open_table("items")
+    fresh = clustered(1, seed=7)[0]
+    with pytest.raises(RuntimeError), db.transaction():
+        table.insert({"id": 30_000, "bucket": 1, "vec": fresh})
+        assert table.search(fresh).limit(1).to_list()[0]["id"] == 30_000  # our own write, uncommitted
+        raise RuntimeError("abort")
+    assert table.search(fresh).limit(1).to_list()[0]["id"] != 30_000
+    assert len(index_of(db)) == ROWS
+
+
+# --- the index file beside the database -----------------------------------------------------------
+
+
+def index_files(path: Path) -> tuple[Path, Path]:
+    folder = Path(str(path) + ".livevec-index")
+    return folder / "items.vec.usearch", folder / "items.vec.json"
+
+
+def reopened_results(path: Path, data: np.ndarray, expected_rows: np.ndarray, ids: np.ndarray) -> None:
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.open_table("items")
+    for q in data[:5]:
+        got = [r["id"] for r in table.search(q).limit(5).to_list()]
+        want = exact(expected_rows, ids, q, 5)
+        assert len(set(got) & set(want)) >= 4
+    assert len(index_of(db)) == len(ids)
+    db.close()
+    _, meta = index_files(path)
+    assert json.loads(meta.read_text())["count"] == len(ids)  # repaired file written back
+
+
+def test_index_is_saved_on_close_and_reloaded(path, data):
+    db = filled(path, data)
+    db.open_table("items").search(data[0]).to_list()
+    db.close()
+    graph, meta = index_files(path)
+    saved = json.loads(meta.read_text())
+    assert saved["count"] == ROWS and graph.stat().st_size > 0
+    before = graph.stat().st_mtime_ns
+    reopened_results(path, data, data, np.arange(ROWS))
+    assert graph.stat().st_mtime_ns == before  # loaded as it was, nothing to rewrite
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncate", "missing", "bad metadata", "other database"])
+def test_a_damaged_index_file_is_rebuilt_from_the_table(path, data, damage, tmp_path):
+    db = filled(path, data)
+    db.open_table("items").search(data[0]).to_list()
+    db.close()
+    graph, meta = index_files(path)
+    if damage == "corrupt":
+        raw = bytearray(graph.read_bytes())
+        raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\xff" * 64
+        graph.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        graph.write_bytes(graph.read_bytes()[:1000])
+    elif damage == "missing":
+        graph.unlink()
+    elif damage == "bad metadata":
+        meta.write_text("{not json")
+    else:  # a same-named table in another database, copied over this one's index
+        other = tmp_path / "other.db"
+        db2 = filled(other, data[::-1].copy())
+        db2.open_table("items").search(data[0]).to_list()
+        db2.close()
+        for src, dst in zip(index_files(other), index_files(path), strict=True):
+            shutil.copy(src, dst)
+    reopened_results(path, data, data, np.arange(ROWS))
+
+
+def test_a_stale_index_file_catches_up_from_the_change_log(path, data):
+    db = filled(path, data[:1500])
+    db.open_table("items").search(data[0]).to_list()
+    db.close()
+    graph, meta = index_files(path)
+    old = graph.read_bytes(), meta.read_text()
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.open_table("items")
+    table.insert(rows(data[1500:], 1500))
+    table.delete({"id": {"$lt": 100}})
+    db.close()
+    graph.write_bytes(old[0])  # as if the process that wrote the rest had crashed before saving
+    meta.write_text(old[1])
+    reopened_results(path, data[100:], data[100:], np.arange(100, ROWS))
+
+
+def test_a_stale_index_file_behind_the_pruned_log_is_rebuilt(path, data, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "_CHANGE_LOG_KEEP", 50)
+    db = filled(path, data[:1500])
+    db.open_table("items").search(data[0]).to_list()
+    db.close()
+    graph, meta = index_files(path)
+    old = graph.read_bytes(), meta.read_text()
+    db = livevec.connect(path, index_options=OPTIONS)
+    db.open_table("items").insert(rows(data[1500:], 1500))
+    db.close()
+    graph.write_bytes(old[0])
+    meta.write_text(old[1])
+    reopened_results(path, data, data, np.arange(ROWS))
+
+
+def test_writes_of_a_process_that_crashed_are_found_at_the_next_start(path, data):
+    db = filled(path, data[:1500])
+    db.open_table("items").search(data[0]).to_list()
+    db.close()
+    np.save(path.parent / "rest.npy", data[1500:])
+    script = textwrap.dedent(
+        f"""
+        import os, numpy as np, livevec
+        from livevec import IndexOptions
+        db = livevec.connect({str(path)!r}, index_options=IndexOptions(ann_min_rows=500))
+        table = db.open_table("items")
+        table.search(np.load({str(path.parent / "rest.npy")!r})[0]).to_list()
+        rest = np.load({str(path.parent / "rest.npy")!r})
+        table.insert([{{"id": 1500 + i, "bucket": i % 100, "vec": v}} for i, v in enumerate(rest)])
+        os._exit(0)  # no close: the in-memory index dies unsaved
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    reopened_results(path, data, data, np.arange(ROWS))
+
+
+# --- quantized vectors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precision", ["f16", "i8"])
+def test_quantized_index_reranks_with_exact_distances(path, data, precision):
+    options = IndexOptions(ann_min_rows=500, exact_filter_rows=100, precision=precision)
+    db = filled(path, data, options)
+    table = db.open_table("items")
+    ids = np.arange(ROWS)
+    found = 0
+    for q in clustered(20, seed=3):
+        got = table.search(q).limit(10).to_list()
+        found += len({r["id"] for r in got} & set(exact(data, ids, q, 10)))
+        d = {r["id"]: r["_distance"] for r in got}
+        for i, dist in d.items():  # distances are the float32 ones, not the quantized
+            assert dist == pytest.approx(float(1 - data[i] @ q / np.linalg.norm(q)), abs=1e-5)
+        selective = table.search(q).filter({"bucket": 7}).limit(10).to_list()  # exact scan + re-rank
+        keep = ids % 100 == 7
+        assert [r["id"] for r in selective] == exact(data[keep], ids[keep], q, 10)
+    assert isinstance(index_of(db), HnswIndex)
+    assert found / 200 >= 0.95
