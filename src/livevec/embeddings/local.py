@@ -27,15 +27,30 @@ _INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
 
 
 class LocalProvider(EmbeddingProvider):
-    """A sentence-transformers model on the CPU; `local/<name>` or `local/<path to a model folder>`."""
+    """A sentence-transformers model on the CPU; `local/<name>` or `local/<path to a model folder>`.
 
-    batch_size = 64
+    `batch_size` is how many texts one `embed` call takes: sentence-transformers sorts a call's texts
+    by length, so large calls pad little; the model then runs `model_batch_size` texts at a time, a
+    size that keeps the CPU's caches warm (see benchmarks/embedding_speed.py).
+    """
 
-    def __init__(self, model: str, *, device: str = "cpu", batch_size: int | None = None) -> None:
+    batch_size = 512
+    model_batch_size = 32
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        batch_size: int | None = None,
+        model_batch_size: int | None = None,
+    ) -> None:
         self.model = model
         self.device = device
         if batch_size:
             self.batch_size = batch_size
+        if model_batch_size:
+            self.model_batch_size = model_batch_size
         self._load_lock = threading.Lock()
 
     @cached_property
@@ -79,5 +94,5 @@ class LocalProvider(EmbeddingProvider):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(
-            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            texts, batch_size=self.model_batch_size, convert_to_numpy=True, show_progress_bar=False
         )
