@@ -106,11 +106,10 @@ class SqliteVec:
     """sqlite-vec's vec0 table: an exact scan (it has no ANN index), with a metadata column to filter."""
 
     def __init__(self, folder: Path, dim: int) -> None:
-        import sqlite3
-
+        import sqlean  # the sqlite3 module with extension loading, which this Python's build lacks
         import sqlite_vec
 
-        self.db = sqlite3.connect(folder / "sqlite_vec.db", isolation_level=None)
+        self.db = sqlean.connect(str(folder / "sqlite_vec.db"), isolation_level=None)
         self.db.enable_load_extension(True)
         sqlite_vec.load(self.db)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -190,7 +189,7 @@ class Lancedb:
             s = s.where(
                 f"bucket = {where[1]}" if where[0] == "eq" else f"bucket < {where[1]}", prefilter=True
             )
-        return s.select(["id"]).to_arrow()["id"].to_pylist()
+        return s.select(["id", "_distance"]).to_arrow()["id"].to_pylist()
 
 
 class Chroma:
