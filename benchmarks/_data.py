@@ -86,7 +86,7 @@ def dataset(n: int, n_queries: int = 500, seed: int = 0) -> tuple[list[str], np.
             noise = rng.normal(0, NOISE_SD, (stop - start, DIMENSIONS)).astype(np.float32)
             vectors[start:stop] = _normalise(vectors[start:stop] + noise)
     row_texts = [texts[i] if i < len(real) else f"{texts[b]} (variant {i})" for i, b in enumerate(base)]
-    real_queries = query_vectors()
+    real_queries = query_vectors()[:n_queries]
     picks = real[rng.integers(0, len(real), n_queries - len(real_queries))]
     held_out = _normalise(picks + rng.normal(0, NOISE_SD, picks.shape).astype(np.float32))
     return row_texts, vectors, np.vstack([real_queries, held_out]).astype(np.float32)

@@ -32,7 +32,7 @@ class IndexOptions:
     rows exactly instead of walking the graph.
     """
 
-    ann_min_rows: int = 20_000
+    ann_min_rows: int = 5_000
     precision: Precision = "f32"
     connectivity: int = 16
     expansion_add: int = 128
@@ -174,19 +174,20 @@ class ExactIndex:
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = self._prepare(query)[0]
-        if candidates is None:
-            positions = np.arange(self._size)
+        if candidates is None:  # slices are views: no copy of the whole matrix per search
+            positions = slice(0, self._size)
+            ids = self._ids[positions]
         else:
             found = (self._position.get(i) for i in np.asarray(candidates).tolist())
             positions = np.fromiter((p for p in found if p is not None), dtype=np.int64)
-        positions, found_distances = _in_range(
-            positions, self._distances(query, positions), max_distance, min_distance, 0.0
+            ids = self._ids[positions]
+        ids, found_distances = _in_range(
+            ids, self._distances(query, positions), max_distance, min_distance, 0.0
         )
-        return _nearest(self._ids[positions], found_distances, k)
+        return _nearest(ids, found_distances, k)
 
-    def _distances(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        vectors = self._vectors[positions]
-        dots = vectors @ query
+    def _distances(self, query: np.ndarray, positions: np.ndarray | slice) -> np.ndarray:
+        dots = self._vectors[positions] @ query
         if self.distance == "cosine":
             return np.clip(1.0 - dots, 0.0, 2.0)
         return np.sqrt(np.maximum(self._sq_norms[positions] - 2 * dots + query @ query, 0.0))
