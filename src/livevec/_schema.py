@@ -27,6 +27,7 @@ Distance = Literal["cosine", "l2"]
 class ColumnMarker:
     primary_key: bool = False
     fulltext: bool = False
+    index: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,13 @@ def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
     *,
     primary_key: bool = False,
     fulltext: bool = False,
+    index: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """A table column: pydantic's `Field` plus `primary_key` and `fulltext` (FTS-indexed text)."""
+    """A table column: pydantic's `Field` plus `primary_key`, `fulltext` (FTS-indexed text) and
+    `index` (a B-tree index, for columns that searches filter on)."""
     info = pydantic.Field(default, **kwargs)
-    info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext))
+    info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext, index=index))
     return info
 
 
@@ -63,6 +66,7 @@ class ColumnSpec:
     nullable: bool = False
     primary_key: bool = False
     fulltext: bool = False
+    index: bool = False
 
 
 @dataclass
@@ -124,7 +128,9 @@ class TableSpec:
                     raise SchemaError(f"{model.__name__}.{field_name}: a vector field is list[float]")
                 vectors.append(_vector_spec(model, field_name, vector))
                 ctype, nullable = "vector", True
-            columns.append(ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext))
+            columns.append(
+                ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext, column.index)
+            )
         keys = [c.name for c in columns if c.primary_key]
         if len(keys) != 1:
             raise SchemaError(
@@ -136,6 +142,8 @@ class TableSpec:
         for c in columns:
             if c.fulltext and c.type != "str":
                 raise SchemaError(f"{model.__name__}.{c.name}: fulltext=True needs a str field")
+            if c.index and c.type in ("vector", "json"):
+                raise SchemaError(f"{model.__name__}.{c.name}: index=True is for fields that filters compare")
         return cls(name=name, columns=columns, vectors=vectors)
 
 
@@ -209,7 +217,7 @@ def model_from_spec(spec: TableSpec) -> type[TableModel]:
             annotation = annotation | None
         default = None if (c.nullable or c.type == "vector") else PydanticUndefined
         info = pydantic.Field(default, repr=c.type != "vector")
-        info.metadata.append(ColumnMarker(primary_key=c.primary_key, fulltext=c.fulltext))
+        info.metadata.append(ColumnMarker(primary_key=c.primary_key, fulltext=c.fulltext, index=c.index))
         fields[c.name] = (annotation, info)
     class_name = "".join(p.capitalize() for p in spec.name.split("_")) or "Row"
     model = pydantic.create_model(class_name, __base__=TableModel, **fields)

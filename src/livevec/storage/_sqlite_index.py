@@ -29,7 +29,7 @@ from .vector_index import ExactIndex, HnswIndex, IndexOptions, VectorIndex, cand
 
 _FORMAT = 1
 # rows sampled to estimate how many rows a filter keeps
-_SAMPLE = 2000
+_SAMPLE = 1000
 # fetch at most this share of the graph before a filtered search falls back to an exact scan
 _MAX_GRAPH_SHARE = 0.2
 
@@ -278,47 +278,64 @@ class ColumnIndex:
         """(row, exact distance) of candidates, nearest first; the caller breaks ties and cuts.
 
         `where` is the filter's compiled SQL; `columns` the SQL list of columns each row carries.
-        Small columns and selective filters scan their rows exactly; otherwise the graph is walked
-        with enough candidates that `limit` rows pass the filter, widening until they do.
+        A filter that an SQL index answers and that keeps few rows is a scan of those rows; otherwise
+        the index is asked for enough neighbours that `limit` of them pass the filter, widening until
+        they do, and scanning the matching rows when the filter keeps too few of the nearest.
         """
         size = len(self.index)
         if size == 0:
             return []
+        exact = isinstance(self.index, ExactIndex)
+        if where and (exact or self._few_indexed_matches(where)):
+            return self._scan(request, where, columns)
         limit, tolerance = request.limit, self.index.tolerance
-        if isinstance(self.index, ExactIndex):
-            candidates = self._matching_ids(where) if where else None
-            return self._exact(request, candidates, columns)
+        if exact:
+            ids, _ = self.index.search(
+                request.query, limit, max_distance=request.max_distance, min_distance=request.min_distance
+            )
+            return self._rows(request, ids, None, columns)
         selectivity = self._selectivity(where) if where else 1.0
-        if where and selectivity * size <= self.options.exact_filter_rows:
-            return self._exact(request, self._matching_ids(where), columns)
         fetch = candidates_to_fetch(limit, selectivity, tolerance)
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
             ids, approximate = self.index.search(request.query, fetch)
             hits = self._rows(request, ids, where, columns)
             if len(hits) >= limit:
                 return hits
-            beyond = (
-                request.max_distance is not None
-                and len(ids)
-                and approximate[-1] > request.max_distance + tolerance
-            )
-            if beyond and len(ids) == fetch:
-                return hits  # the next candidates are all farther than max_distance
+            if request.max_distance is not None and approximate[-1] > request.max_distance + tolerance:
+                return hits  # the next neighbours are all farther than max_distance
             fetch *= 4
-        # the filter or the distance range keeps too few of the nearest rows: scan instead
-        return self._exact(request, self._matching_ids(where) if where else None, columns)
-
-    def _exact(
-        self, request: VectorSearch, candidates: np.ndarray | None, columns: str
-    ) -> list[tuple[tuple, float]]:
+        if where:
+            return self._scan(request, where, columns)
         ids, _ = self.index.search(
             request.query,
-            request.limit,
-            candidates=candidates,
+            limit,
             max_distance=request.max_distance,
             min_distance=request.min_distance,
             exact=True,
         )
+        return self._rows(request, ids, None, columns)
+
+    def _scan(
+        self, request: VectorSearch, where: tuple[str, list[Any]], columns: str
+    ) -> list[tuple[tuple, float]]:
+        """Exact search over the rows `where` keeps, with their float32 vectors from the table."""
+        rows = self.conn.execute(
+            f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
+            where[1],
+        ).fetchall()
+        if not rows:
+            return []
+        ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
+        found = distances(request.query, vectors, self.vector.distance)
+        keep = np.ones(len(found), dtype=bool)
+        if request.max_distance is not None:
+            keep &= found <= request.max_distance
+        if request.min_distance is not None:
+            keep &= found >= request.min_distance
+        ids, found = ids[keep], found[keep]
+        if request.limit < len(found):  # the k nearest plus any tied with the k-th
+            ids = ids[found <= np.partition(found, request.limit - 1)[request.limit - 1]]
         return self._rows(request, ids, None, columns)
 
     def _rows(
@@ -350,11 +367,18 @@ class ColumnIndex:
         hits.sort(key=lambda hit: hit[1])
         return hits
 
-    def _matching_ids(self, where: tuple[str, list[Any]]) -> np.ndarray:
-        rows = self.conn.execute(
-            f"SELECT rowid FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})", where[1]
+    def _few_indexed_matches(self, where: tuple[str, list[Any]]) -> bool:
+        """Whether an SQL index finds the filter's rows and they are at most `exact_filter_rows`."""
+        plan = self.conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT rowid FROM {self._table} WHERE {where[0]}", where[1]
         )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        if any(detail.startswith("SCAN") for *_, detail in plan):
+            return False  # finding the matches means reading the whole table
+        cap = self.options.exact_filter_rows
+        count = self.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self._table} WHERE {where[0]} LIMIT {cap + 1})", where[1]
+        ).fetchone()[0]
+        return count <= cap
 
     def _selectivity(self, where: tuple[str, list[Any]]) -> float:
         """The share of rows the filter keeps, from a fixed random sample of rowids."""
@@ -365,7 +389,7 @@ class ColumnIndex:
             f"WHERE {self._column} IS NOT NULL AND rowid IN (SELECT value FROM json_each(?))",
             [*where[1], _ids_json(sample)],
         ).fetchone()
-        if present < 100:  # rowids too sparse for the sample to say much: count
+        if present < _SAMPLE // 10:  # rowids too sparse for the sample to say much: count
             kept = self.conn.execute(
                 f"SELECT count(*) FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
                 where[1],

@@ -189,6 +189,10 @@ class SQLiteBackend(Backend):
         )
         with self.transaction():
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
+            for c in spec.columns:
+                if c.index and not c.primary_key:
+                    index = quote(f"_livevec_{spec.name}_{c.name}")
+                    self._execute(f"CREATE INDEX {index} ON {t} ({quote(c.name)})")
             for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
                 trigger = quote(f"_livevec_{spec.name}_{op}")
                 body = log.format(row=row, op=op)

@@ -72,15 +72,14 @@ class VectorIndex(Protocol):
         query: np.ndarray,
         k: int,
         *,
-        candidates: np.ndarray | None = None,
         max_distance: float | None = None,
         min_distance: float | None = None,
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, distances) of the k nearest (among `candidates` if given), nearest first.
+        """(ids, distances) of the k nearest within the range, nearest first.
 
-        An exact index also returns the rows tied with the k-th; an approximate one searches its graph
-        unless `exact` or `candidates` ask for a scan.
+        An exact index also returns the rows tied with the k-th; an approximate one walks its graph
+        unless `exact` asks for a full scan.
         """
         ...
 
@@ -168,29 +167,21 @@ class ExactIndex:
         query: np.ndarray,
         k: int,
         *,
-        candidates: np.ndarray | None = None,
         max_distance: float | None = None,
         min_distance: float | None = None,
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = self._prepare(query)[0]
-        if candidates is None:  # slices are views: no copy of the whole matrix per search
-            positions = slice(0, self._size)
-            ids = self._ids[positions]
-        else:
-            found = (self._position.get(i) for i in np.asarray(candidates).tolist())
-            positions = np.fromiter((p for p in found if p is not None), dtype=np.int64)
-            ids = self._ids[positions]
-        ids, found_distances = _in_range(
-            ids, self._distances(query, positions), max_distance, min_distance, 0.0
+        ids, found = _in_range(
+            self._ids[: self._size], self._distances(query), max_distance, min_distance, 0.0
         )
-        return _nearest(ids, found_distances, k)
+        return _nearest(ids, found, k)
 
-    def _distances(self, query: np.ndarray, positions: np.ndarray | slice) -> np.ndarray:
-        dots = self._vectors[positions] @ query
+    def _distances(self, query: np.ndarray) -> np.ndarray:
+        dots = self._vectors[: self._size] @ query  # a slice is a view: no copy of the matrix
         if self.distance == "cosine":
             return np.clip(1.0 - dots, 0.0, 2.0)
-        return np.sqrt(np.maximum(self._sq_norms[positions] - 2 * dots + query @ query, 0.0))
+        return np.sqrt(np.maximum(self._sq_norms[: self._size] - 2 * dots + query @ query, 0.0))
 
 
 def _nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -258,24 +249,14 @@ class HnswIndex:
         query: np.ndarray,
         k: int,
         *,
-        candidates: np.ndarray | None = None,
         max_distance: float | None = None,
         min_distance: float | None = None,
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = np.asarray(query, dtype=np.float32)
-        # a quantized distance is off by up to `tolerance`, so any row truly among the k nearest is
-        # within twice that of the k-th: scans keep all of those for the caller's exact re-rank
+        # a quantized distance is off by up to `tolerance`: a scan keeps every row within twice that
+        # of the k-th, which holds all the truly nearest, for the caller's exact re-rank
         slack = 2 * self.tolerance
-        if candidates is not None:
-            ids = np.asarray(candidates, dtype=np.uint64)
-            ids = ids[np.atleast_1d(self._index.contains(ids))] if len(ids) else ids
-            if not len(ids):
-                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            vectors = np.vstack(self._index.get(ids, dtype=np.float32))
-            found = distances(query, vectors, self.distance)
-            ids, found = _in_range(ids.astype(np.int64), found, max_distance, min_distance, self.tolerance)
-            return _nearest(ids, found, k, slack)
         count = min(len(self._index), k if not (exact and slack) else 4 * k)
         if count == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
