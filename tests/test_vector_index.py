@@ -121,6 +121,25 @@ def test_filtered_search_returns_full_pages_of_the_nearest_matches(path, data, w
     assert found / total >= 0.95
 
 
+class IndexedItem(TableModel):
+    __tablename__ = "items"
+    id: int = Field(primary_key=True)
+    bucket: int = Field(index=True)
+    vec: list[float] | None = EmbeddingFunction().VectorField(None)
+
+
+def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.create_table(IndexedItem)
+    table.insert(rows(data))
+    ids = np.arange(ROWS)
+    for q in clustered(10, seed=4):
+        got = table.search(q).filter({"bucket": 42}).limit(10).to_list()
+        keep = ids % 100 == 42
+        assert [r["id"] for r in got] == exact(data[keep], ids[keep], q, 10)
+    assert isinstance(index_of(db), HnswIndex)
+
+
 def test_filter_far_from_the_query_still_fills_the_page(path, data):
     # the rows the filter keeps are all in other clusters than the query: the graph's nearest
     # neighbours all fail it, so the search must widen and finally scan
