@@ -51,7 +51,7 @@ class Livevec:
         class Row(TableModel):
             __tablename__ = "rows"
             id: int = Field(primary_key=True)
-            bucket: int
+            bucket: int = Field(index=True)  # as the peers get a scalar index on it
             vec: list[float] | None = EmbeddingFunction().VectorField(None)
 
         self.db = livevec.connect(folder / "livevec.db")
