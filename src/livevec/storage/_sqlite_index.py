@@ -29,7 +29,7 @@ from .vector_index import ExactIndex, HnswIndex, IndexOptions, VectorIndex, cand
 
 _FORMAT = 1
 # rows sampled to estimate how many rows a filter keeps
-_SAMPLE = 1000
+_SAMPLE = 500
 # fetch at most this share of the graph before a filtered search falls back to an exact scan
 _MAX_GRAPH_SHARE = 0.2
 

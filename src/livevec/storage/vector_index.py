@@ -37,7 +37,7 @@ class IndexOptions:
     connectivity: int = 16
     expansion_add: int = 128
     expansion_search: int = 128
-    exact_filter_rows: int = 5_000
+    exact_filter_rows: int = 1_000
     persist: bool = True
 
     def __post_init__(self) -> None:
