@@ -419,7 +419,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="also append the JSON results to this file")
+    parser.add_argument("--report", type=Path, nargs="+", help="print the tables of saved results instead")
     args = parser.parse_args()
+    if args.report:  # a later result for the same system and size replaces an earlier one
+        saved = {}
+        for path in args.report:
+            for line in path.read_text().splitlines():
+                r = json.loads(line)
+                saved[(r["rows"], r["system"])] = r
+        order = {s: i for i, s in enumerate(SYSTEMS)}
+        print(report(sorted(saved.values(), key=lambda r: (r["rows"], order[r["system"]]))))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.rows[0], args.queries)))
         return

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class ColumnIndex:
         self._committed_seq: int | None = None
         self._uncommitted: set[int] | None = set()  # None: the whole index was rebuilt uncommitted
         self._table, self._column = quote(spec.name), quote(vector.name)
+        self._plans: OrderedDict[tuple, tuple[bool, float, int]] = OrderedDict()  # see _plan()
 
     # --- keeping in step ----------------------------------------------------------------------
 
@@ -286,7 +288,8 @@ class ColumnIndex:
         if size == 0:
             return []
         exact = isinstance(self.index, ExactIndex)
-        if where and (exact or self._few_indexed_matches(where)):
+        scan, selectivity = (exact, 1.0) if exact or not where else self._plan(where)
+        if where and scan:
             return self._scan(request, where, columns)
         limit, tolerance = request.limit, self.index.tolerance
         if exact:
@@ -294,7 +297,6 @@ class ColumnIndex:
                 request.query, limit, max_distance=request.max_distance, min_distance=request.min_distance
             )
             return self._rows(request, ids, None, columns)
-        selectivity = self._selectivity(where) if where else 1.0
         fetch = candidates_to_fetch(limit, selectivity, tolerance)
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
             ids, approximate = self.index.search(request.query, fetch)
@@ -366,6 +368,25 @@ class ColumnIndex:
             hits.append((row[1:], distance))
         hits.sort(key=lambda hit: hit[1])
         return hits
+
+    def _plan(self, where: tuple[str, list[Any]]) -> tuple[bool, float]:
+        """(scan the matching rows?, share of rows the filter keeps), kept while the size holds.
+
+        Shop filters repeat (a category, a price band), and a plan decides only speed, never which
+        rows come back, so it is reused until the column grows or shrinks by a tenth.
+        """
+        key = (where[0], tuple(where[1]))
+        size = len(self.index)
+        cached = self._plans.get(key)
+        if cached is not None and abs(cached[2] - size) <= size // 10:
+            self._plans.move_to_end(key)
+            return cached[0], cached[1]
+        scan = self._few_indexed_matches(where)
+        selectivity = 1.0 if scan else self._selectivity(where)
+        self._plans[key] = (scan, selectivity, size)
+        while len(self._plans) > 256:
+            self._plans.popitem(last=False)
+        return scan, selectivity
 
     def _few_indexed_matches(self, where: tuple[str, list[Any]]) -> bool:
         """Whether an SQL index finds the filter's rows and they are at most `exact_filter_rows`."""
