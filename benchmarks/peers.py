@@ -54,7 +54,8 @@ class Livevec:
             bucket: int = Field(index=True)  # as the peers get a scalar index on it
             vec: list[float] | None = EmbeddingFunction().VectorField(None)
 
-        self.db = livevec.connect(folder / "livevec.db")
+        options = livevec.IndexOptions(expansion_search=EF_SEARCH)
+        self.db = livevec.connect(folder / "livevec.db", index_options=options)
         self.table = self.db.create_table(Row)
         self.table.search(np.ones(dim, dtype=np.float32)).to_list()  # index loaded: kept in step from here
 
@@ -62,6 +63,10 @@ class Livevec:
         self.table.insert(
             [{"id": int(i), "bucket": int(b), "vec": v} for i, v, b in zip(ids, vectors, groups, strict=True)]
         )
+
+    def set_ef(self, ef: int) -> None:
+        # benchmark-only: retune the live graph in place instead of rebuilding a million rows
+        self.db.backend._indexes[("rows", "vec")].index._index.expansion_search = ef
 
     def search(self, q, where):
         s = self.table.search(q).limit(K)
@@ -87,6 +92,9 @@ class Usearch:
         if top > len(self.groups):
             self.groups = np.resize(self.groups, max(top, 2 * len(self.groups)))
         self.groups[ids] = groups
+
+    def set_ef(self, ef: int) -> None:
+        self.index.expansion_search = ef
 
     def search(self, q, where):
         if not where:
@@ -331,6 +339,24 @@ def worker(system: str, rows: int, queries_n: int) -> dict:
         out[f"recall_{name}"] = recall([f[:K] for f in found], truth[name][:n])
         out[f"full_{name}"] = sum(len(f) >= K for f in found) / n
         out[f"queries_{name}"] = n
+    if hasattr(impl, "set_ef"):  # what the graph's search breadth buys, unfiltered
+        out["ef_sweep"] = []
+        for ef in (64, 128, 256, 512, 1024, 2048):
+            impl.set_ef(ef)
+            latencies, found = [], []
+            for q in queries:
+                t = time.perf_counter()
+                found.append(impl.search(q, None))
+                latencies.append(time.perf_counter() - t)
+            out["ef_sweep"].append(
+                [
+                    ef,
+                    float(percentile_ms(latencies, 50)),
+                    float(percentile_ms(latencies, 99)),
+                    recall(found, truth["none"]),
+                ]
+            )
+        impl.set_ef(EF_SEARCH)
     visible = []
     rng = np.random.default_rng(5)
     for j in range(30):
@@ -399,6 +425,18 @@ def report(results: list[dict]) -> str:
                 body,
             )
         )
+        sweeps = [r for r in group if r.get("ef_sweep")]
+        if sweeps:
+            lines.append("\nUnfiltered search breadth (ef): recall@10 at p50 / p99 ms\n")
+            lines.append(
+                table(
+                    ["system", *(f"ef={e[0]}" for e in sweeps[0]["ef_sweep"])],
+                    [
+                        [r["system"], *(f"{e[3]:.3f} at {e[1]:.2f} / {e[2]:.2f}" for e in r["ef_sweep"])]
+                        for r in sweeps
+                    ],
+                )
+            )
         short = [
             f"{r['system']}: {r['queries_none']}/{r['queries_1%']}/{r['queries_30%']}"
             for r in group
@@ -413,10 +451,12 @@ def report(results: list[dict]) -> str:
 
 
 def main() -> None:
+    global EF_SEARCH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--ef", type=int, default=128, help="HNSW search breadth (ef) for every system")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="also append the JSON results to this file")
     parser.add_argument("--report", type=Path, nargs="+", help="print the tables of saved results instead")
@@ -430,6 +470,7 @@ def main() -> None:
         order = {s: i for i, s in enumerate(SYSTEMS)}
         print(report(sorted(saved.values(), key=lambda r: (r["rows"], order[r["system"]]))))
         return
+    EF_SEARCH = args.ef  # one knob for every system of this run
     if args.worker:
         print(json.dumps(worker(args.worker, args.rows[0], args.queries)))
         return
@@ -447,6 +488,8 @@ def main() -> None:
                     str(rows),
                     "--queries",
                     str(args.queries),
+                    "--ef",
+                    str(args.ef),
                 ],
                 capture_output=True,
                 text=True,
