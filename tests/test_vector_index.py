@@ -230,6 +230,21 @@ def test_a_rolled_back_write_leaves_the_index(path, data):
     assert len(index_of(db)) == ROWS
 
 
+def test_a_rolled_back_savepoint_leaves_the_index_but_the_outer_write_stays(path, data):
+    db = filled(path, data)
+    table = db.open_table("items")
+    kept, dropped = clustered(2, seed=6)
+    with db.transaction():
+        table.insert({"id": 40_000, "bucket": 1, "vec": kept})
+        with pytest.raises(RuntimeError), db.transaction():
+            table.insert({"id": 40_001, "bucket": 1, "vec": dropped})
+            assert table.search(dropped).limit(1).to_list()[0]["id"] == 40_001
+            raise RuntimeError("abort the inner block")
+        assert table.search(dropped).limit(1).to_list()[0]["id"] != 40_001
+    assert table.search(kept).limit(1).to_list()[0]["id"] == 40_000
+    assert len(index_of(db)) == ROWS + 1
+
+
 # --- the index file beside the database -----------------------------------------------------------
 
 
