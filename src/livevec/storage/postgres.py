@@ -326,6 +326,9 @@ class PostgresBackend(Backend):
         with self.transaction():
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             self._create_vector_indexes(spec)
+            for c in spec.columns:
+                if c.index and not c.primary_key:  # Field(index=True): a B-tree for filters
+                    self._execute(f"CREATE INDEX ON {t} ({quote(c.name)})")
             if texts:
                 self._execute(f"CREATE INDEX ON {t} USING gin ({_TEXT_COLUMN})")
             self._execute(
