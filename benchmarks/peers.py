@@ -15,6 +15,7 @@ the peer's figure over livevec's: above 1 means slower (latency) or faster (inge
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -29,11 +30,14 @@ import numpy as np
 
 from _data import CACHE, buckets, dataset
 from _report import exact_top_k, percentile_ms, recall, rss_mb, table
+from livevec.storage.vector_index import search_breadth
 
 K = 10
 BATCH = 1000
-EF_SEARCH = 128  # livevec's default graph search breadth; peers with HNSW get the same
-M, EF_CONSTRUCTION = 16, 128
+# the graph search breadth of every system: --ef, else livevec's default for the size (search_breadth)
+EF_SEARCH = 128
+EF_OPTION: int | None = None  # --ef as given: None leaves livevec's default
+M, EF_CONSTRUCTION = 32, 128  # livevec's defaults; peers with an HNSW graph get the same
 FILTERS = {"none": None, "1%": ("eq", 0), "30%": ("lt", 30)}
 SYSTEMS = ["livevec", "usearch", "sqlite-vec", "lancedb", "chroma", "pgvector"]
 # stop a query phase after this many seconds (a brute-force peer at 1M rows takes ~1 s a query)
@@ -54,7 +58,7 @@ class Livevec:
             bucket: int = Field(index=True)  # as the peers get a scalar index on it
             vec: list[float] | None = EmbeddingFunction().VectorField(None)
 
-        options = livevec.IndexOptions(expansion_search=EF_SEARCH)
+        options = livevec.IndexOptions(expansion_search=EF_OPTION)
         self.db = livevec.connect(folder / "livevec.db", index_options=options)
         self.table = self.db.create_table(Row)
         self.table.search(np.ones(dim, dtype=np.float32)).to_list()  # index loaded: kept in step from here
@@ -66,7 +70,9 @@ class Livevec:
 
     def set_ef(self, ef: int) -> None:
         # benchmark-only: retune the live graph in place instead of rebuilding a million rows
-        self.db.backend._indexes[("rows", "vec")].index._index.expansion_search = ef
+        column = self.db.backend._indexes[("rows", "vec")].index
+        column.options = dataclasses.replace(column.options, expansion_search=ef)
+        column._index.expansion_search = ef
 
     def search(self, q, where):
         s = self.table.search(q).limit(K)
@@ -323,7 +329,7 @@ def worker(system: str, rows: int, queries_n: int) -> dict:
         impl.finish()
     impl.search(queries[0], None)  # the first search may finish loading
     ingest = time.perf_counter() - started
-    out = {"system": system, "rows": rows, "ingest_rows_s": rows / ingest}
+    out = {"system": system, "rows": rows, "ef": EF_SEARCH, "ingest_rows_s": rows / ingest}
     for name, where in FILTERS.items():
         latencies, found = [], []
         phase = time.perf_counter()
@@ -451,12 +457,14 @@ def report(results: list[dict]) -> str:
 
 
 def main() -> None:
-    global EF_SEARCH
+    global EF_SEARCH, EF_OPTION
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--ef", type=int, default=128, help="HNSW search breadth (ef) for every system")
+    parser.add_argument(
+        "--ef", type=int, help="HNSW search breadth (ef) for every system; default: livevec's for the size"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="also append the JSON results to this file")
     parser.add_argument("--report", type=Path, nargs="+", help="print the tables of saved results instead")
@@ -470,8 +478,9 @@ def main() -> None:
         order = {s: i for i, s in enumerate(SYSTEMS)}
         print(report(sorted(saved.values(), key=lambda r: (r["rows"], order[r["system"]]))))
         return
-    EF_SEARCH = args.ef  # one knob for every system of this run
     if args.worker:
+        EF_OPTION = args.ef
+        EF_SEARCH = args.ef or search_breadth(args.rows[0])
         print(json.dumps(worker(args.worker, args.rows[0], args.queries)))
         return
     results = []
@@ -488,8 +497,7 @@ def main() -> None:
                     str(rows),
                     "--queries",
                     str(args.queries),
-                    "--ef",
-                    str(args.ef),
+                    *(["--ef", str(args.ef)] if args.ef else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -506,7 +514,7 @@ def main() -> None:
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), "
         f"Python {platform.python_version()}; k={K}, HNSW M={M}, ef_construction={EF_CONSTRUCTION}, "
-        f"ef_search={EF_SEARCH}"
+        f"ef_search={args.ef or 'livevec default by size'}"
     )
     print(report(results))
 

@@ -31,6 +31,8 @@ from .vector_index import ExactIndex, HnswIndex, IndexOptions, VectorIndex, cand
 _FORMAT = 1
 # rows sampled to estimate how many rows a filter keeps
 _SAMPLE = 500
+# a filter keeping at most this many rows (found through an SQL index) is always scanned exactly
+_CHEAP_SCAN_ROWS = 1_000
 # fetch at most this share of the graph before a filtered search falls back to an exact scan
 _MAX_GRAPH_SHARE = 0.2
 
@@ -64,7 +66,7 @@ class ColumnIndex:
         self._committed_seq: int | None = None
         self._uncommitted: set[int] | None = set()  # None: the whole index was rebuilt uncommitted
         self._table, self._column = quote(spec.name), quote(vector.name)
-        self._plans: OrderedDict[tuple, tuple[bool, float, int]] = OrderedDict()  # see _plan()
+        self._plans: OrderedDict[tuple, tuple[int | None, float, int]] = OrderedDict()  # see _plan()
 
     # --- keeping in step ----------------------------------------------------------------------
 
@@ -287,17 +289,20 @@ class ColumnIndex:
         size = len(self.index)
         if size == 0:
             return []
-        exact = isinstance(self.index, ExactIndex)
-        scan, selectivity = (exact, 1.0) if exact or not where else self._plan(where)
-        if where and scan:
-            return self._scan(request, where, columns)
         limit, tolerance = request.limit, self.index.tolerance
-        if exact:
+        if isinstance(self.index, ExactIndex):
+            if where:
+                return self._scan(request, where, columns)
             ids, _ = self.index.search(
                 request.query, limit, max_distance=request.max_distance, min_distance=request.min_distance
             )
             return self._rows(request, ids, None, columns)
+        matches, selectivity = self._plan(where) if where else (None, 1.0)
         fetch = candidates_to_fetch(limit, selectivity, tolerance)
+        # a scan of few rows is cheap; a graph asked for more neighbours than its search breadth
+        # returns a loose list, so a rare filter loses recall there: scan its rows while affordable
+        if where and matches is not None and (matches <= _CHEAP_SCAN_ROWS or fetch > self.index.breadth):
+            return self._scan(request, where, columns)
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
             ids, approximate = self.index.search(request.query, fetch)
             hits = self._rows(request, ids, where, columns)
@@ -369,8 +374,9 @@ class ColumnIndex:
         hits.sort(key=lambda hit: hit[1])
         return hits
 
-    def _plan(self, where: tuple[str, list[Any]]) -> tuple[bool, float]:
-        """(scan the matching rows?, share of rows the filter keeps), kept while the size holds.
+    def _plan(self, where: tuple[str, list[Any]]) -> tuple[int | None, float]:
+        """(how many rows the filter keeps if an SQL index counts them cheaply, else None; the share
+        of rows it keeps), kept while the size holds.
 
         Shop filters repeat (a category, a price band), and a plan decides only speed, never which
         rows come back, so it is reused until the column grows or shrinks by a tenth.
@@ -381,25 +387,26 @@ class ColumnIndex:
         if cached is not None and abs(cached[2] - size) <= size // 10:
             self._plans.move_to_end(key)
             return cached[0], cached[1]
-        scan = self._few_indexed_matches(where)
-        selectivity = 1.0 if scan else self._selectivity(where)
-        self._plans[key] = (scan, selectivity, size)
+        matches = self._indexed_matches(where)
+        selectivity = matches / max(1, size) if matches is not None else self._selectivity(where)
+        self._plans[key] = (matches, selectivity, size)
         while len(self._plans) > 256:
             self._plans.popitem(last=False)
-        return scan, selectivity
+        return matches, selectivity
 
-    def _few_indexed_matches(self, where: tuple[str, list[Any]]) -> bool:
-        """Whether an SQL index finds the filter's rows and they are at most `exact_filter_rows`."""
+    def _indexed_matches(self, where: tuple[str, list[Any]]) -> int | None:
+        """How many rows the filter keeps, if an SQL index finds them and they are at most
+        `exact_filter_rows`; else None."""
         plan = self.conn.execute(
             f"EXPLAIN QUERY PLAN SELECT rowid FROM {self._table} WHERE {where[0]}", where[1]
         )
         if any(detail.startswith("SCAN") for *_, detail in plan):
-            return False  # finding the matches means reading the whole table
+            return None  # finding the matches means reading the whole table
         cap = self.options.exact_filter_rows
         count = self.conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {self._table} WHERE {where[0]} LIMIT {cap + 1})", where[1]
         ).fetchone()[0]
-        return count <= cap
+        return count if count <= cap else None
 
     def _selectivity(self, where: tuple[str, list[Any]]) -> float:
         """The share of rows the filter keeps, from a fixed random sample of rowids."""

@@ -27,17 +27,20 @@ class IndexOptions:
     A column with fewer than `ann_min_rows` vectors is scanned exactly; from that size on it gets an
     HNSW graph (and goes back to the exact scan below half of it). `precision` "f16" or "i8" holds the
     graph's vectors in 2 or 1 bytes per dimension; results are then re-ranked exactly from the stored
-    float32 vectors. `expansion_search` is the graph's search breadth: higher is slower, more exact.
-    A filtered search whose filter is expected to keep at most `exact_filter_rows` rows scans those
-    rows exactly instead of walking the graph.
+    float32 vectors. `connectivity` is the graph's links per node. `expansion_search` is the graph's
+    search breadth (higher is slower, more exact); left at None it grows with the graph, see
+    `search_breadth`. A filtered search scans the filter's rows exactly instead of walking the graph
+    when an SQL index finds them and they are few: up to 1,000 rows always, and up to
+    `exact_filter_rows` when the filter is too rare for the graph (more neighbours than its search
+    breadth would be needed to find `limit` matches).
     """
 
     ann_min_rows: int = 5_000
     precision: Precision = "f32"
-    connectivity: int = 16
+    connectivity: int = 32
     expansion_add: int = 128
-    expansion_search: int = 128
-    exact_filter_rows: int = 1_000
+    expansion_search: int | None = None
+    exact_filter_rows: int = 20_000
     persist: bool = True
 
     def __post_init__(self) -> None:
@@ -49,10 +52,22 @@ class IndexOptions:
             "exact_filter_rows",
         ):
             value = getattr(self, name)
+            if value is None and name == "expansion_search":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"must be a positive integer, got {value!r}", field=name)
         if self.precision not in ("f32", "f16", "i8"):
             raise ValidationError(f"must be 'f32', 'f16' or 'i8', got {self.precision!r}", field="precision")
+
+
+def search_breadth(size: int) -> int:
+    """The default graph search breadth (ef) for a graph of `size` vectors.
+
+    A fixed ef loses recall as the graph grows: on the benchmarks' data, ef=128 finds 0.99 of the true
+    top 10 at 100k rows but 0.92 at 1M with 32 links per node, while ef=512 gets 0.97 there. So ef
+    stays at 128 up to 250,000 rows and grows in proportion after that (512 at 1M, at most 1,024).
+    """
+    return min(1024, max(128, 128 * size // 250_000))
 
 
 class VectorIndex(Protocol):
@@ -222,11 +237,16 @@ class HnswIndex:
             dtype=self.options.precision,
             connectivity=self.options.connectivity,
             expansion_add=self.options.expansion_add,
-            expansion_search=self.options.expansion_search,
+            expansion_search=self.options.expansion_search or 128,
         )
 
     def __len__(self) -> int:
         return len(self._index)
+
+    @property
+    def breadth(self) -> int:
+        """The search breadth (ef) a search uses now."""
+        return self.options.expansion_search or search_breadth(len(self._index))
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.uint64)
@@ -260,6 +280,7 @@ class HnswIndex:
         count = min(len(self._index), k if not (exact and slack) else 4 * k)
         if count == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        self._index.expansion_search = self.breadth
         matches = self._index.search(query, count, threads=1, exact=exact)
         found = matches.distances.astype(np.float32)
         if self.distance == "l2":
@@ -282,7 +303,7 @@ class HnswIndex:
         loaded = Index.restore(str(path))
         if loaded is None or loaded.dtype.name.lower() != self.options.precision:
             raise ValueError(f"{path} does not hold a {self.options.precision} index")
-        loaded.expansion_search = self.options.expansion_search
+        loaded.expansion_search = self.options.expansion_search or 128
         self._index = loaded
 
 
