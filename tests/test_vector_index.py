@@ -140,6 +140,32 @@ def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
     assert isinstance(index_of(db), HnswIndex)
 
 
+def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_rows(path, data, monkeypatch):
+    # with ef=16, finding 10 rows that pass a 60% filter takes 25 neighbours: more than the graph
+    # returns reliably, so its 1,200 rows are scanned; a 90% filter keeps more than exact_filter_rows
+    options = IndexOptions(ann_min_rows=500, exact_filter_rows=1500, expansion_search=16)
+    db = livevec.connect(path, index_options=options)
+    table = db.create_table(IndexedItem)
+    table.insert(rows(data))
+    scans = []
+    scan = sqlite_store.ColumnIndex._scan
+    monkeypatch.setattr(sqlite_store.ColumnIndex, "_scan", lambda self, *a: scans.append(1) or scan(self, *a))
+    ids = np.arange(ROWS)
+    for q in clustered(5, seed=6):
+        got = table.search(q).filter({"bucket": {"$lt": 60}}).limit(10).to_list()
+        keep = ids % 100 < 60
+        assert [r["id"] for r in got] == exact(data[keep], ids[keep], q, 10)
+    assert len(scans) == 5
+    for q in clustered(5, seed=7):
+        assert len(table.search(q).filter({"bucket": {"$lt": 90}}).limit(10).to_list()) == 10
+    assert len(scans) == 5  # the broad filter went through the graph
+    db.close()
+    wider = livevec.connect(path, index_options=IndexOptions(ann_min_rows=500, expansion_search=64))
+    for q in clustered(5, seed=6):  # with ef=64 the graph returns those 25 neighbours well
+        assert len(wider.open_table("items").search(q).filter({"bucket": {"$lt": 60}}).to_list()) == 10
+    assert len(scans) == 5
+
+
 def test_filter_far_from_the_query_still_fills_the_page(path, data):
     # the rows the filter keeps are all in other clusters than the query: the graph's nearest
     # neighbours all fail it, so the search must widen and finally scan
