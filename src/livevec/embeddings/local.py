@@ -35,7 +35,7 @@ class LocalProvider(EmbeddingProvider):
     """
 
     batch_size = 512
-    model_batch_size = 32
+    model_batch_size = 16
 
     def __init__(
         self,
