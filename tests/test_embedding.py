@@ -11,6 +11,7 @@ import pytest
 
 import livevec
 from livevec import EmbeddingFunction, EmbeddingProvider, Field, TableModel, register_provider
+from livevec.embeddings import LocalProvider
 
 from .models import CATALOG, Product
 
@@ -132,6 +133,48 @@ def test_the_local_model_is_loaded_once_and_lazily():
     assert fn.provider is EmbeddingFunction(model_name="local/all-MiniLM-L6-v2").provider
     a, b = fn.embed_documents(["a mat for yoga", "a mat for yoga"])
     np.testing.assert_array_equal(a, b)
+
+
+TEXTS = [
+    "a mat for yoga",
+    "Stainless steel kettle, 1.7 litres, with a blue light and automatic switch-off",
+    "gift " * 400,  # longer than the model's 256 tokens: cut the same way on both runtimes
+]
+
+
+def test_the_local_model_runs_on_onnx_runtime_with_the_vectors_of_pytorch():
+    onnx = EmbeddingFunction("local/all-MiniLM-L6-v2").provider
+    torch = EmbeddingFunction("local/all-MiniLM-L6-v2", runtime="torch").provider
+    assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
+    a, b = np.asarray(onnx.embed(TEXTS)), np.asarray(torch.embed(TEXTS))
+    assert a.shape == b.shape == (3, 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    assert np.min(np.sum(a * b, axis=1)) > 0.99999
+    # batching and sorting by length do not change a text's vector
+    np.testing.assert_allclose(np.asarray(onnx.embed(TEXTS[::-1]))[::-1], a, atol=1e-5)
+
+
+def test_the_exported_model_is_kept_and_a_damaged_file_is_exported_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIVEVEC_CACHE_DIR", str(tmp_path))
+    vectors = np.asarray(LocalProvider("all-MiniLM-L6-v2").embed(TEXTS[:2]))
+    (exported,) = (tmp_path / "onnx").glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+    again = LocalProvider("all-MiniLM-L6-v2")
+    np.testing.assert_allclose(np.asarray(again.embed(TEXTS[:2])), vectors, atol=1e-6)
+    assert exported.stat().st_mtime_ns == stamp  # loaded, not exported again
+    exported.write_bytes(exported.read_bytes()[:1000])  # a crash while copying, a full disk...
+    repaired = LocalProvider("all-MiniLM-L6-v2")
+    np.testing.assert_allclose(np.asarray(repaired.embed(TEXTS[:2])), vectors, atol=1e-6)
+    assert exported.stat().st_size > 1_000_000
+    assert [p.name for p in (tmp_path / "onnx").iterdir()] == [exported.name]  # no temporary files left
+
+
+def test_a_bad_runtime_is_an_error_that_names_it():
+    with pytest.raises(livevec.EmbeddingError, match="runtime must be 'onnx' or 'torch', got 'gpu'"):
+        LocalProvider("all-MiniLM-L6-v2", runtime="gpu")
+    on_gpu = LocalProvider("all-MiniLM-L6-v2", runtime="onnx", device="cuda")
+    with pytest.raises(livevec.EmbeddingError, match="cannot use runtime='onnx': it runs on the CPU only"):
+        on_gpu.embed(["a mat for yoga"])
 
 
 def test_query_prefix_changes_the_query_vector():

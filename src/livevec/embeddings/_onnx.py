@@ -1,0 +1,186 @@
+"""A sentence-transformers model run by ONNX Runtime instead of PyTorch: the same vectors, faster.
+
+The model packages ship PyTorch weights only, so the first use exports the transformer to an ONNX
+file with torch (offline: from the installed weights) and keeps it in the user's cache folder, named
+by a hash of the weights; later processes load the file without importing torch. A file that ONNX
+Runtime cannot load (cut short, damaged) is exported again. Pooling and normalisation, the two
+sentence-transformers modules after the transformer, are done here with numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import EmbeddingError
+
+# bump when the exported graph changes shape (inputs, outputs, opset): old files are then ignored
+_EXPORT_FORMAT = 1
+_OPSET = 17
+_TRANSFORMER = "sentence_transformers.models.Transformer"
+_POOLING = "sentence_transformers.models.Pooling"
+_NORMALIZE = "sentence_transformers.models.Normalize"
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+
+def cache_dir() -> Path:
+    """Where exported models are kept: `$LIVEVEC_CACHE_DIR`, else the user's cache folder."""
+    if os.environ.get("LIVEVEC_CACHE_DIR"):
+        return Path(os.environ["LIVEVEC_CACHE_DIR"])
+    import platformdirs
+
+    return platformdirs.user_cache_path("livevec")
+
+
+def runtime_available() -> bool:
+    """True if ONNX Runtime, the exporter's `onnx` package and the tokenizers' library are installed."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("onnxruntime", "onnx", "transformers"))
+
+
+def pipeline(model_dir: Path) -> dict[str, Any] | None:
+    """The model's modules as this runner needs them, or None if it cannot run them.
+
+    Supported: a transformer, mean or CLS pooling, and an optional normalisation, in that order.
+    """
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        types = [m["type"] for m in modules]
+        if types not in ([_TRANSFORMER, _POOLING], [_TRANSFORMER, _POOLING, _NORMALIZE]):
+            return None
+        pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text())
+        st_config = model_dir / modules[0]["path"] / "sentence_bert_config.json"
+        settings = json.loads(st_config.read_text()) if st_config.is_file() else {}
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+    if modes not in ({"pooling_mode_mean_tokens"}, {"pooling_mode_cls_token"}):
+        return None
+    return {
+        "transformer": model_dir / modules[0]["path"],
+        "pooling": "mean" if "pooling_mode_mean_tokens" in modes else "cls",
+        "normalize": len(modules) == 3,
+        "max_length": settings.get("max_seq_length"),
+        "lower_case": bool(settings.get("do_lower_case", False)),
+    }
+
+
+class OnnxModel:
+    """Encodes texts like `SentenceTransformer.encode`, with the transformer run by ONNX Runtime."""
+
+    def __init__(self, model_dir: Path, steps: dict[str, Any]) -> None:
+        from transformers import AutoTokenizer
+
+        self.steps = steps
+        self.transformer_dir = Path(steps["transformer"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.transformer_dir), local_files_only=True)
+        self.max_length = steps["max_length"] or min(self.tokenizer.model_max_length, 512)
+        self.path = (
+            cache_dir() / "onnx" / f"{self.transformer_dir.name or model_dir.name}-{self._digest()}.onnx"
+        )
+        self._lock = threading.Lock()
+        self.session = self._session()
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def _digest(self) -> str:
+        """A hash of the weights and config: another version of the model gets another file."""
+        h = hashlib.blake2b(f"{_EXPORT_FORMAT}|{self.max_length}".encode(), digest_size=8)
+        for name in ("config.json", *_WEIGHTS):
+            path = self.transformer_dir / name
+            if path.is_file():
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 24):
+                        h.update(chunk)
+        return h.hexdigest()
+
+    def _session(self) -> Any:
+        import onnxruntime
+
+        for attempt in (1, 2):
+            if not self.path.is_file():
+                self._export()
+            try:
+                return onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
+                if attempt == 2:
+                    raise EmbeddingError(f"cannot load the exported model {self.path}: {exc}") from exc
+                self.path.unlink(missing_ok=True)  # damaged: export it again
+        raise AssertionError("unreachable")
+
+    def _export(self) -> None:
+        """Export the transformer from its PyTorch weights (needs torch, once per model and machine)."""
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(str(self.transformer_dir), local_files_only=True).eval()
+        names = list(self.tokenizer("an example", return_tensors="pt").keys())
+
+        class LastHiddenState(torch.nn.Module):
+            # the exporter passes inputs by position; the model's forward takes them by name
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+                return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+        example = self.tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")
+        axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                # the tracer warns of shapes it fixes as constants; the graph is checked against
+                # PyTorch's vectors at several lengths and paddings (tests/test_embedding.py)
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    LastHiddenState(),
+                    tuple(example[n] for n in names),
+                    str(temp),
+                    input_names=names,
+                    output_names=["last_hidden_state"],
+                    dynamic_axes=axes,
+                    opset_version=_OPSET,
+                    dynamo=False,
+                )
+            os.replace(temp, self.path)  # atomic: another process never sees half a file
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """One float32 vector per text, in order; texts run sorted by length so batches pad little."""
+        out = np.empty((len(texts), 0), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            picked = order[start : start + batch_size]
+            vectors = self._encode_batch([texts[i] for i in picked])
+            if out.shape[1] == 0:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[picked] = vectors
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        if self.steps["lower_case"]:
+            texts = [t.lower() for t in texts]
+        tokens = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self.input_names}
+        with self._lock:  # one run at a time: ONNX Runtime already uses every core for one batch
+            hidden = self.session.run(None, feed)[0]
+        if self.steps["pooling"] == "cls":
+            vectors = hidden[:, 0]
+        else:
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            vectors = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        if self.steps["normalize"]:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
