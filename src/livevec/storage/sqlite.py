@@ -340,7 +340,8 @@ class SQLiteBackend(Backend):
             where = self._where(spec, request.filters) if request.filters else None
             found = column.search(request, where, ", ".join(map(quote, names)))
         pk = spec.primary_key.name
-        hits = [(self._rows(spec, names, [row])[0], distance) for row, distance in found]
+        rows = self._rows(spec, names, [row for row, _ in found])
+        hits = list(zip(rows, (distance for _, distance in found), strict=True))
         hits.sort(key=lambda hit: (hit[1], hit[0][pk]))
         return hits[: request.limit]
 
