@@ -283,10 +283,12 @@ class Pgvector:
         return [r[0] for r in self.conn.execute(sql + f" ORDER BY vec <=> %s LIMIT {K}", params)]
 
     def memory_mb(self) -> float:
+        """Resident memory of this server's processes: its postmaster and the postmaster's children
+        (another benchmark's server may be running beside it)."""
         import psutil
 
-        pids = [p for p in psutil.process_iter(["name", "cmdline"]) if "postgres" in (p.info["name"] or "")]
-        return sum(p.memory_info().rss for p in pids) / 2**20
+        postmaster = psutil.Process(self.server.get_pid())
+        return sum(p.memory_info().rss for p in [postmaster, *postmaster.children(recursive=True)]) / 2**20
 
     def close(self):
         self.conn.close()
