@@ -39,7 +39,7 @@ EF_SEARCH = 128
 EF_OPTION: int | None = None  # --ef as given: None leaves livevec's default
 M, EF_CONSTRUCTION = 32, 128  # livevec's defaults; peers with an HNSW graph get the same
 FILTERS = {"none": None, "1%": ("eq", 0), "30%": ("lt", 30)}
-SYSTEMS = ["livevec", "usearch", "sqlite-vec", "lancedb", "chroma", "pgvector"]
+SYSTEMS = ["livevec", "livevec-bulk", "usearch", "sqlite-vec", "lancedb", "chroma", "pgvector"]
 # stop a query phase after this many seconds (a brute-force peer at 1M rows takes ~1 s a query)
 PHASE_SECONDS = 60.0
 
@@ -48,6 +48,10 @@ PHASE_SECONDS = 60.0
 
 
 class Livevec:
+    """livevec with its index kept in step with every insert (what a live table does)."""
+
+    bulk = False
+
     def __init__(self, folder: Path, dim: int) -> None:
         import livevec
         from livevec import EmbeddingFunction, Field, TableModel
@@ -61,7 +65,9 @@ class Livevec:
         options = livevec.IndexOptions(expansion_search=EF_OPTION)
         self.db = livevec.connect(folder / "livevec.db", index_options=options)
         self.table = self.db.create_table(Row)
-        self.table.search(np.ones(dim, dtype=np.float32)).to_list()  # index loaded: kept in step from here
+        self.probe = np.ones(dim, dtype=np.float32)
+        if not self.bulk:
+            self.table.search(self.probe).to_list()  # index loaded: kept in step from here
 
     def add(self, ids, vectors, groups):
         self.table.insert(
@@ -79,6 +85,16 @@ class Livevec:
         if where:
             s = s.filter({"bucket": where[1] if where[0] == "eq" else {"$lt": where[1]}})
         return [r["id"] for r in s.to_list()]
+
+
+class LivevecBulk(Livevec):
+    """livevec loaded as pgvector and LanceDB are: rows first, then the index in one pass (the first
+    search builds the graph from the table on every core), as a process opening an existing file does."""
+
+    bulk = True
+
+    def finish(self):
+        self.table.search(self.probe).to_list()
 
 
 class Usearch:
@@ -297,6 +313,7 @@ class Pgvector:
 
 IMPLEMENTATIONS = {
     "livevec": Livevec,
+    "livevec-bulk": LivevecBulk,
     "usearch": Usearch,
     "sqlite-vec": SqliteVec,
     "lancedb": Lancedb,
