@@ -2,7 +2,7 @@
 
 The model packages ship PyTorch weights only, so the first use exports the transformer to an ONNX
 file with torch (offline: from the installed weights) and keeps it in the user's cache folder, named
-by a hash of the weights; later processes load the file without importing torch. A file that ONNX
+after the model files; later processes load the file without importing torch. A file that ONNX
 Runtime cannot load (cut short, damaged) is exported again. Pooling and normalisation, the two
 sentence-transformers modules after the transformer, are done here with numpy.
 """
@@ -76,29 +76,27 @@ def pipeline(model_dir: Path) -> dict[str, Any] | None:
 class OnnxModel:
     """Encodes texts like `SentenceTransformer.encode`, with the transformer run by ONNX Runtime."""
 
-    def __init__(self, model_dir: Path, steps: dict[str, Any]) -> None:
+    def __init__(self, steps: dict[str, Any]) -> None:
         from transformers import AutoTokenizer
 
         self.steps = steps
         self.transformer_dir = Path(steps["transformer"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.transformer_dir), local_files_only=True)
         self.max_length = steps["max_length"] or min(self.tokenizer.model_max_length, 512)
-        self.path = (
-            cache_dir() / "onnx" / f"{self.transformer_dir.name or model_dir.name}-{self._digest()}.onnx"
-        )
+        self.path = cache_dir() / "onnx" / f"{self.transformer_dir.resolve().name}-{self._key()}.onnx"
         self._lock = threading.Lock()
         self.session = self._session()
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def _digest(self) -> str:
-        """A hash of the weights and config: another version of the model gets another file."""
+    def _key(self) -> str:
+        """Names the export by the model files' path, size and time, as a build cache would: another
+        version of the model gets another file, without reading its weights at every start."""
         h = hashlib.blake2b(f"{_EXPORT_FORMAT}|{self.max_length}".encode(), digest_size=8)
         for name in ("config.json", *_WEIGHTS):
             path = self.transformer_dir / name
             if path.is_file():
-                with open(path, "rb") as f:
-                    while chunk := f.read(1 << 24):
-                        h.update(chunk)
+                stat = path.stat()
+                h.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
         return h.hexdigest()
 
     def _session(self) -> Any:
@@ -157,14 +155,15 @@ class OnnxModel:
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """One float32 vector per text, in order; texts run sorted by length so batches pad little."""
-        out = np.empty((len(texts), 0), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            picked = order[start : start + batch_size]
-            vectors = self._encode_batch([texts[i] for i in picked])
-            if out.shape[1] == 0:
-                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[picked] = vectors
+        batches = [
+            self._encode_batch([texts[i] for i in order[start : start + batch_size]])
+            for start in range(0, len(texts), batch_size)
+        ]
+        if not batches:
+            return np.empty((0, 0), dtype=np.float32)
+        out = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)
+        out[order] = np.vstack(batches)
         return out
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

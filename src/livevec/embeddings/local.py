@@ -101,6 +101,10 @@ class LocalProvider(EmbeddingProvider):
             return SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
 
     @cached_property
+    def _onnx_steps(self) -> dict[str, Any] | None:
+        return _onnx.pipeline(self.path)
+
+    @cached_property
     def runtime(self) -> Literal["onnx", "torch"]:
         """What runs the model: ONNX Runtime unless asked otherwise or unless it cannot."""
         if self._runtime == "torch":
@@ -108,7 +112,7 @@ class LocalProvider(EmbeddingProvider):
         why_not = None
         if self.device != "cpu":
             why_not = f"it runs on the CPU only, not {self.device!r}"
-        elif _onnx.pipeline(self.path) is None:
+        elif self._onnx_steps is None:
             why_not = "it runs only a transformer with mean or CLS pooling"
         elif not _onnx.runtime_available():
             why_not = "it needs onnxruntime and onnx: pip install 'livevec[local]'"
@@ -122,9 +126,8 @@ class LocalProvider(EmbeddingProvider):
     def _onnx_model(self) -> _onnx.OnnxModel:
         with self._load_lock:
             _offline()
-            steps = _onnx.pipeline(self.path)
-            assert steps is not None
-            return _onnx.OnnxModel(self.path, steps)
+            assert self._onnx_steps is not None  # runtime is "onnx" only when they are
+            return _onnx.OnnxModel(self._onnx_steps)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.runtime == "onnx":
