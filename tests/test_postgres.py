@@ -4,11 +4,16 @@ processes and clients, transactions per thread, and errors. The shared suite cov
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import queue
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -141,6 +146,9 @@ def test_each_vector_column_gets_an_hnsw_index_with_the_url_parameters(postgres_
         ("hnsw_ef_search=0", "hnsw_ef_search"),
         ("hnsw_m=32&hnsw_ef_construction=40", "hnsw_ef_construction"),
         ("pool_size=-1", "pool_size"),
+        ("busy_timeout=-1", "busy_timeout"),
+        ("busy_timeout=nan", "busy_timeout"),
+        ("busy_timeout=soon", "busy_timeout"),
     ],
 )
 def test_bad_url_parameters_name_the_parameter(postgres_url, query, field):
@@ -369,3 +377,209 @@ def test_database_errors_name_the_field(postgres_url):
             products.insert({**CATALOG[0], "name": "bad\x00name"})
         assert info.value.field == "name"
         assert products.count() == 0
+
+
+# --- faults: dropped connections, server restarts, busy writers, vetoed and failed commits -------------
+
+
+def _follow_in_background(db: livevec.Database) -> queue.Queue:
+    """The changes `db.follow()` yields, as a background thread receives them."""
+    received: queue.Queue = queue.Queue()
+
+    def follow():
+        try:
+            for change in db.follow():
+                received.put(change)
+        except livevec.StorageError:  # the database was closed: the test is over
+            pass
+
+    threading.Thread(target=follow, daemon=True).start()
+    return received
+
+
+def _next_key(received: queue.Queue, timeout: float = 15) -> str:
+    return received.get(timeout=timeout).key
+
+
+def test_follow_and_wait_for_change_outlive_dropped_connections(postgres_url, caplog):
+    name = f"livevec-test-{uuid.uuid4().hex[:8]}"  # to find this test's connections and no others
+    with livevec.connect(f"{postgres_url}&application_name={name}") as db:
+        notes = db.create_table(schema=Note)
+        received = _follow_in_background(db)
+        notes.insert({"key": "before", "body": "x"})
+        assert _next_key(received) == "before"
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (name,),
+            ).fetchone()[0]
+            assert killed >= 2  # the pool's connections and the LISTEN one
+            admin.execute("INSERT INTO notes VALUES ('after', 'written elsewhere')")
+            # the follower reconnects and misses nothing; the pool hands out no dead connection
+            assert _next_key(received) == "after"
+            assert notes.count() == 2
+            since = db.last_change()
+            later = threading.Timer(0.5, admin.execute, ["INSERT INTO notes VALUES ('later', 'x')"])
+            later.start()
+            start = time.monotonic()
+            db.wait_for_change(since, 10)  # woken by the NOTIFY of the new LISTEN connection
+            assert time.monotonic() - start < 5
+            later.join()
+            assert [c.key for c in db.changes(since)] == ["later"]
+            assert _next_key(received) == "later"
+    lost = [r for r in caplog.records if "lost its connection" in r.getMessage()]
+    assert 1 <= len(lost) <= 2 and all(r.levelno == logging.WARNING for r in lost)  # once per outage
+    assert len({r.getMessage().split(" lost")[0] for r in lost}) == len(lost)
+
+
+def test_the_first_request_after_connections_are_dropped_works(postgres_url):
+    name = f"livevec-test-{uuid.uuid4().hex[:8]}"
+    with livevec.connect(f"{postgres_url}&application_name={name}") as db:
+        notes = db.create_table(schema=Note)
+        pool = db.backend._pool
+        with pool.connection(), pool.connection(), pool.connection():
+            pass  # three idle connections, about to die together as in a restart
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            )
+        start = time.monotonic()
+        assert notes.count() == 0
+        notes.insert({"key": "a", "body": "x"})
+        assert notes.count() == 1
+        assert time.monotonic() - start < 5
+
+
+class PrivateServer:
+    """A PostgreSQL of one's own (pgserver, in a temporary folder), to stop and start at will."""
+
+    def __enter__(self) -> PrivateServer:
+        import pgserver
+
+        self._server = pgserver.get_server(tempfile.mkdtemp(prefix="livevec-restart-"), cleanup_mode="delete")
+        self.url = self._server.get_uri()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.cleanup()
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", *args], pgdata=Path(self._server.pgdata), user=self._server.system_user, timeout=30)
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "stop")  # as a restart does: every connection is closed
+
+    def start(self) -> None:
+        # restart of a stopped server starts it with the options it last ran with
+        self._pg_ctl("-l", str(Path(self._server.pgdata) / "restart.log"), "restart")
+
+
+def test_follow_outlives_a_server_restart(caplog):
+    with PrivateServer() as server, livevec.connect(server.url) as db:
+        notes = db.create_table(schema=Note)
+        received = _follow_in_background(db)
+        notes.insert({"key": "before", "body": "x"})
+        assert _next_key(received) == "before"
+        since = db.last_change()
+        server.stop()
+        for _ in range(3):  # while it is down, waits still end on time and raise nothing
+            start = time.monotonic()
+            db.wait_for_change(since, 0.5)
+            assert time.monotonic() - start < 3
+        server.start()
+        with psycopg.connect(server.url, autocommit=True) as other:
+            other.execute("INSERT INTO notes VALUES ('after', 'written elsewhere')")
+        assert _next_key(received, timeout=20) == "after"
+        notes.insert({"key": "again", "body": "x"})
+        assert _next_key(received) == "again"
+        assert sorted(r["key"] for r in notes.query()) == ["after", "again", "before"]
+    listener = [r for r in caplog.records if r.getMessage().startswith("the change listener lost")]
+    assert len(listener) == 1  # one warning for the whole outage, not one per attempt
+
+
+def test_a_write_that_waits_for_another_writer_gives_up_after_busy_timeout(postgres_url):
+    with livevec.connect(f"{postgres_url}&busy_timeout=0.5&pool_size=1") as db:
+        notes = db.create_table(schema=Note)
+        with psycopg.connect(postgres_url, autocommit=True) as other, other.transaction():
+            other.execute("INSERT INTO notes VALUES ('theirs', 'x')")  # holds the write lock until commit
+            start = time.monotonic()
+            with pytest.raises(livevec.StorageError, match="another writer") as info:
+                notes.insert({"key": "mine", "body": "y"})
+            assert 0.4 < time.monotonic() - start < 5
+            assert isinstance(info.value.__cause__, psycopg.errors.LockNotAvailable)
+            assert notes.count() == 0  # reads do not wait
+        notes.insert({"key": "mine", "body": "y"})  # on the same (only) pooled connection
+        assert sorted(r["key"] for r in notes.query()) == ["mine", "theirs"]
+
+
+def test_busy_timeout_can_be_given_to_the_backend(postgres_url):
+    from livevec.storage.postgres import _WRITE_LOCK, PostgresBackend
+
+    for bad in (-1, float("nan"), True, "5"):
+        with pytest.raises(livevec.ValidationError) as info:
+            PostgresBackend(postgres_url, busy_timeout=bad)
+        assert info.value.field == "busy_timeout"
+    backend = PostgresBackend(f"{postgres_url}&busy_timeout=30", busy_timeout=0)  # wins over the URL
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as other, other.transaction():
+            other.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")  # as a writer holds it
+            start = time.monotonic()
+            with (
+                pytest.raises(livevec.StorageError, match="waited 0 s for another writer"),
+                backend.transaction(),
+            ):
+                pass
+            assert time.monotonic() - start < 2
+    finally:
+        backend.close()
+
+
+VETO = """
+CREATE FUNCTION veto() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.body = 'vetoed' THEN RAISE EXCEPTION 'not this one'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER veto BEFORE INSERT OR UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION veto();
+CREATE FUNCTION veto_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.body = 'late' THEN RAISE EXCEPTION 'too late'; END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER veto_at_commit AFTER INSERT ON notes DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION veto_at_commit();
+"""
+
+
+def test_vetoed_writes_and_failed_commits_leave_the_table_and_the_connection_as_they_were(postgres_url):
+    with livevec.connect(f"{postgres_url}&pool_size=1") as db:  # one connection: each fault meets it
+        notes = db.create_table(schema=Note)
+        notes.insert({"key": "a", "body": "kept"})
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(VETO)
+        since = db.last_change()
+
+        with pytest.raises(livevec.StorageError, match="not this one") as info:  # a trigger says no
+            notes.insert([{"key": "b", "body": "fine"}, {"key": "c", "body": "vetoed"}])
+        assert isinstance(info.value.__cause__, psycopg.errors.RaiseException)
+
+        with db.transaction():  # inside a savepoint: only the inner block is undone
+            notes.insert({"key": "d", "body": "fine"})
+            with pytest.raises(livevec.StorageError, match="not this one") as info, db.transaction():
+                notes.insert({"key": "e", "body": "fine"})
+                notes.update({"body": "vetoed"}, {"key": "a"})
+            assert isinstance(info.value.__cause__, psycopg.errors.RaiseException)
+
+        with pytest.raises(livevec.StorageError, match="too late") as info, db.transaction():  # COMMIT fails
+            notes.insert({"key": "f", "body": "late"})
+            notes.update({"body": "changed"}, {"key": "a"})
+        assert isinstance(info.value.__cause__, psycopg.errors.RaiseException)
+
+        assert {r["key"]: r["body"] for r in notes.query()} == {"a": "kept", "d": "fine"}
+        assert [(c.op, c.key) for c in db.changes(since)] == [("insert", "d")]
+        notes.insert({"key": "g", "body": "fine"})
+        assert notes.count() == 3
+    with pytest.raises(livevec.StorageError):  # even a closed pool is not a raw psycopg error
+        db.changes(0)

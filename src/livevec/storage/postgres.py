@@ -8,6 +8,8 @@ Query parameters that livevec reads itself (the rest go to libpq, e.g. `host=/so
     hnsw_ef_search                 candidates an HNSW search looks at (default 100, raised to the limit:
                                    recall@10 0.99 on Icecat products, see benchmarks/postgres_vs_sqlite.py)
     pool_size                      connections this process keeps at most (default 10)
+    busy_timeout                   seconds a write waits for another writer to commit before it gives
+                                   up with a StorageError (default 30, as SQLite's; fractions allowed)
 
 Each vector column gets an HNSW index (pgvector indexes up to 2,000 dimensions; wider columns are
 scanned exactly). Searches without filters or distance bounds walk the index; filtered ones scan
@@ -24,16 +26,22 @@ process wakes `wait_for_change` (and so `follow()` and the shop's `/events`). Wr
 until they commit (the triggers take it too), so change numbers follow commit order and a follower
 reading "changes after N" never skips a later-committing lower number: writes to one database are
 serialised, as in SQLite; reads and searches run in parallel.
+
+The server may restart or drop connections: the pool checks a connection before handing it out (and
+then replaces every idle one), the LISTEN thread reconnects with backoff, and `follow()` retries a
+read that lost its connection from the last change it gave, so a follower outlives the outage and
+misses nothing. Every error leaves as a LivevecError with PostgreSQL's own as its `__cause__`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -48,7 +56,7 @@ try:
     import psycopg
     from pgvector.psycopg import register_vector
     from psycopg.types.json import Json, Jsonb
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         'PostgreSQL support needs the "postgres" extra: pip install "livevec[postgres]"'
@@ -71,8 +79,11 @@ _HNSW_MAX_DIMENSIONS = 2000
 _HNSW_MAX_EF_SEARCH = 1000
 _CHANGE_LOG_KEEP = 100_000  # as in SQLite: a follower further behind rebuilds from the tables
 _CHANNEL = "livevec_changes"
+_LAST_CHANGE = "SELECT coalesce(max(seq), 0) FROM _livevec_changes"
 _WRITE_LOCK = 0x6C69766576656300  # "livevec\0": the advisory lock every writer holds until commit
 _MAX_PARAMS = 30_000  # bind parameters per statement (PostgreSQL allows 65,535)
+_RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds between reconnection attempts: doubling, capped
+logger = logging.getLogger(__name__)
 
 # name: (default, lowest, highest)
 _URL_OPTIONS = {
@@ -80,6 +91,7 @@ _URL_OPTIONS = {
     "hnsw_ef_construction": (64, 4, 1000),
     "hnsw_ef_search": (100, 1, _HNSW_MAX_EF_SEARCH),
     "pool_size": (10, 1, 1000),
+    "busy_timeout": (30, 0, 86_400),  # seconds, the one option that may have a fraction
 }
 
 _META = f"""
@@ -139,19 +151,25 @@ END $$;
 """
 
 
-def parse_url(url: str) -> tuple[str, dict[str, int]]:
+def parse_url(url: str) -> tuple[str, dict[str, float]]:
     """(libpq connection URL, livevec options) from a `postgresql://` URL with livevec's parameters."""
     parts = urlsplit(url)
-    options = {name: default for name, (default, _, _) in _URL_OPTIONS.items()}
+    options: dict[str, float] = {name: default for name, (default, _, _) in _URL_OPTIONS.items()}
     rest = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name not in _URL_OPTIONS:
             rest.append((name, value))
             continue
         _, lowest, highest = _URL_OPTIONS[name]
-        if not value.isdigit() or not lowest <= int(value) <= highest:
-            raise ValidationError(f"must be an integer from {lowest} to {highest}, got {value!r}", field=name)
-        options[name] = int(value)
+        seconds = name == "busy_timeout"
+        try:
+            number = float(value) if seconds else int(value) if value.isdigit() else None
+        except ValueError:
+            number = None
+        if number is None or not lowest <= number <= highest:  # NaN fails the comparison too
+            kind = "a number of seconds" if seconds else "an integer"
+            raise ValidationError(f"must be {kind} from {lowest} to {highest}, got {value!r}", field=name)
+        options[name] = number
     if options["hnsw_ef_construction"] < 2 * options["hnsw_m"]:
         raise ValidationError(
             f"must be at least twice hnsw_m ({2 * options['hnsw_m']}), got {options['hnsw_ef_construction']}",
@@ -190,21 +208,37 @@ def from_sql(column_type: str, value: Any) -> Any:
 
 
 class PostgresBackend(Backend):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout: float | None = None) -> None:
+        """`busy_timeout`, if given, wins over the URL's."""
         self.url = url
         self._conninfo, options = parse_url(url)
+        if busy_timeout is not None:
+            _, lowest, highest = _URL_OPTIONS["busy_timeout"]
+            number = isinstance(busy_timeout, int | float) and not isinstance(busy_timeout, bool)
+            if not number or not lowest <= busy_timeout <= highest:
+                raise ValidationError(
+                    f"must be a number of seconds from {lowest} to {highest}, got {busy_timeout!r}",
+                    field="busy_timeout",
+                )
+            options["busy_timeout"] = busy_timeout
         self._hnsw_m = options["hnsw_m"]
         self._hnsw_ef_construction = options["hnsw_ef_construction"]
         self._hnsw_ef_search = options["hnsw_ef_search"]
+        self._busy_timeout = options["busy_timeout"]
+        # PostgreSQL's lock_timeout, for the write lock and every other lock a write waits for;
+        # 0 would mean "forever" there, while busy_timeout=0 means "do not wait" (as in SQLite)
+        self._lock_timeout = f"{max(1, round(self._busy_timeout * 1000))}ms"
         self._iterative_scan = self._create_meta()
         self._pool = ConnectionPool(
             self._conninfo,
             min_size=1,
-            max_size=options["pool_size"],
+            max_size=int(options["pool_size"]),
             # autocommit: psycopg's transaction() blocks then issue BEGIN/SAVEPOINT themselves;
             # no prepared statements: a table re-created under the same name must not hit an old plan
             kwargs={"autocommit": True, "prepare_threshold": None},
             configure=register_vector,
+            # a connection the server dropped (restart, pg_terminate_backend) is never handed out
+            check=self._check_connection,
             open=True,
             name="livevec",
         )
@@ -219,7 +253,7 @@ class PostgresBackend(Backend):
         """Create livevec's own tables and functions; True if pgvector can iterate HNSW scans (0.8+)."""
         try:
             with psycopg.connect(self._conninfo, autocommit=True) as conn, conn.transaction():
-                conn.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")  # two processes starting
+                self._lock_writes(conn)  # two processes starting
                 installed = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
                 row = installed.fetchone()
                 if row is None:
@@ -235,6 +269,8 @@ class PostgresBackend(Backend):
                         "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
                     ).fetchone()
                 conn.execute(_META)
+        except psycopg.errors.LockNotAvailable as exc:
+            raise StorageError(self._busy_message()) from exc
         except psycopg.Error as exc:
             raise StorageError(f"cannot open PostgreSQL database {self.url!r}: {exc}") from exc
         version = tuple(int(p) for p in row[0].split(".")[:2])
@@ -247,32 +283,55 @@ class PostgresBackend(Backend):
 
     # --- connections and transactions ---------------------------------------------------------
 
+    def _check_connection(self, conn: psycopg.Connection) -> None:
+        """The pool's check before it hands out an idle connection: one round trip."""
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            # the server went away, so the other idle connections are dead too: replace them all now
+            # (else the pool tries them one by one, waiting 1, 2, 4... seconds between them)
+            threading.Thread(target=self._pool.check, name="livevec-pool-check", daemon=True).start()
+            raise
+
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
-        """This thread's transaction connection if it is in one, else a pooled one."""
+    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """This thread's transaction connection if it is in one, else a pooled one (waiting for it
+        `timeout` seconds at most, the pool's 30 by default)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             yield conn
             return
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout) as conn:
                 yield conn
-        except PoolTimeout as exc:
+        except (PoolTimeout, PoolClosed, TooManyRequests) as exc:
             raise StorageError(f"no connection to {self.url!r} available: {exc}") from exc
+
+    def _lock_writes(self, conn: psycopg.Connection) -> None:
+        # one round trip; SET LOCAL ends with the transaction
+        conn.execute(
+            f"SET LOCAL lock_timeout = '{self._lock_timeout}'; SELECT pg_advisory_xact_lock({_WRITE_LOCK})"
+        )
+
+    def _busy_message(self) -> str:
+        return f"waited {self._busy_timeout:g} s for another writer to finish its transaction (busy_timeout)"
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return _mapped_errors(self._busy_message)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         conn = getattr(self._local, "conn", None)
         if conn is not None:  # nested: a savepoint
-            with _mapped_errors(), conn.transaction():
+            with self._errors(), conn.transaction():
                 yield
             return
         with self._connection() as conn:
             self._local.conn = conn
             try:
-                with _mapped_errors(), conn.transaction():
+                with self._errors(), conn.transaction():
                     # taken before the first row lock, so two writers wait here rather than deadlock
-                    conn.execute(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+                    self._lock_writes(conn)
                     yield
                     conn.execute(
                         "DELETE FROM _livevec_changes WHERE seq <= "
@@ -282,13 +341,13 @@ class PostgresBackend(Backend):
             finally:
                 self._local.conn = None
 
-    def _query(self, sql: str, params: Any = None) -> list[tuple]:
-        with self._connection() as conn, _mapped_errors():
+    def _query(self, sql: str, params: Any = None, timeout: float | None = None) -> list[tuple]:
+        with self._connection(timeout) as conn, self._errors():
             return conn.execute(sql, params).fetchall()
 
     def _execute(self, sql: str, params: Any = None) -> int:
         """Run a write inside the current transaction; returns the rows it touched."""
-        with self._connection() as conn, _mapped_errors():
+        with self._connection() as conn, self._errors():
             return conn.execute(sql, params).rowcount
 
     # --- tables -------------------------------------------------------------------------------
@@ -517,7 +576,7 @@ class PostgresBackend(Backend):
         if self._iterative_scan:
             # keep walking the graph until enough rows pass the filter, still nearest first
             settings.append(("hnsw.iterative_scan", "strict_order"))
-        with self._connection() as conn, _mapped_errors(), conn.transaction():
+        with self._connection() as conn, self._errors(), conn.transaction():
             conn.execute(
                 "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
                 [p for pair in settings for p in pair],
@@ -557,7 +616,7 @@ class PostgresBackend(Backend):
     def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None:
         if not items:
             return
-        with self.transaction(), self._connection() as conn, _mapped_errors(), conn.cursor() as cursor:
+        with self.transaction(), self._connection() as conn, self._errors(), conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO _livevec_embeddings (model, hash, vector) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
@@ -574,17 +633,43 @@ class PostgresBackend(Backend):
         return [Change(*row) for row in rows]
 
     def last_change(self) -> int:
-        return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
+        return self._query(_LAST_CHANGE)[0][0]
 
     def wait_for_change(self, since: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         listener = self._listener()
         if not listener.listening.wait(timeout):
             return  # the server cannot be reached: the caller's next read says why
         count = listener.count  # taken before the check: a commit after it will change the count
-        if self.last_change() > since:
+        try:
+            # a pool timeout of 0 fails even with a connection ready: allow a little
+            newest = self._query(_LAST_CHANGE, timeout=max(deadline - time.monotonic(), 0.1))[0][0]
+        except StorageError:
+            return  # the connection was lost: as above
+        if newest > since:
             return
         with listener.changed:
-            listener.changed.wait_for(lambda: listener.count != count, timeout)
+            listener.changed.wait_for(lambda: listener.count != count, max(deadline - time.monotonic(), 0))
+
+    def follow(self, since: int, poll_interval: float = 0.1) -> Iterator[Change]:
+        """As `Backend.follow`, through server restarts and dropped connections: a read that lost
+        its connection is tried again (after 0.1 s, doubling to 5 s) from the last change given,
+        so no change is missed; one warning per outage. Other errors are raised."""
+        backoff = _Backoff("db.follow()")
+        while True:
+            try:
+                batch = self.changes(since)
+                if not batch:
+                    self.wait_for_change(since, poll_interval)
+            except StorageError as exc:
+                if not _connection_lost(exc):
+                    raise
+                backoff.failed(exc)
+                continue
+            backoff.succeeded()
+            for change in batch:
+                since = change.seq
+                yield change
 
     def _listener(self) -> _ChangeListener:
         with self._listener_lock:
@@ -601,23 +686,25 @@ class _ChangeListener:
         self.changed = threading.Condition()
         self.count = 0  # notifications so far (and reconnections, after which anything may have changed)
         self.listening = threading.Event()
-        self._closed = False
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="livevec-listen", daemon=True)
         self._thread.start()
 
     def _listen(self) -> None:
-        while not self._closed:
+        backoff = _Backoff("the change listener", sleep=self._closed.wait)  # close() ends a wait
+        while not self._closed.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {_CHANNEL}")
                     self.listening.set()
+                    backoff.succeeded()
                     self._wake()  # whatever was committed while nobody listened
-                    while not self._closed:
+                    while not self._closed.is_set():
                         for _ in conn.notifies(timeout=0.5):  # the timeout notices close()
                             self._wake()
-            except psycopg.Error:
+            except Exception as exc:  # whatever it is, this thread must live on: followers need it
                 self.listening.clear()
-                time.sleep(1.0)  # the server went away: listen again once it is back
+                backoff.failed(exc)  # the server went away: listen again once it is back
 
     def _wake(self) -> None:
         with self.changed:
@@ -625,15 +712,43 @@ class _ChangeListener:
             self.changed.notify_all()
 
     def close(self) -> None:
-        self._closed = True
+        self._closed.set()
         self._thread.join(timeout=5)
 
 
+class _Backoff:
+    """Waits between reconnection attempts (0.1 s, doubling to 5 s); one warning per outage."""
+
+    def __init__(self, who: str, sleep: Callable[[float], object] = time.sleep) -> None:
+        self._who = who
+        self._sleep = sleep
+        self._delay = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        if not self._delay:
+            logger.warning("%s lost its connection to PostgreSQL, reconnecting: %s", self._who, exc)
+        self._delay = min(max(2 * self._delay, _RETRY_FIRST), _RETRY_MAX)
+        self._sleep(self._delay)
+
+    def succeeded(self) -> None:
+        if self._delay:
+            logger.info("%s is connected to PostgreSQL again", self._who)
+            self._delay = 0.0
+
+
+def _connection_lost(exc: StorageError) -> bool:
+    """Whether the error is the server being unreachable for now (and not, say, the pool closed)."""
+    cause = exc.__cause__
+    return isinstance(cause, psycopg.OperationalError) and not isinstance(cause, PoolClosed)
+
+
 @contextmanager
-def _mapped_errors() -> Iterator[None]:
+def _mapped_errors(busy_message: Callable[[], str]) -> Iterator[None]:
     """PostgreSQL's errors as livevec's: bad data names its field, the rest is a StorageError."""
     try:
         yield
+    except psycopg.errors.LockNotAvailable as exc:  # lock_timeout: another writer held on too long
+        raise StorageError(busy_message()) from exc
     except psycopg.errors.UniqueViolation as exc:
         raise DuplicateKeyError("a row with this key already exists", field=_key_column(exc)) from exc
     except psycopg.errors.NotNullViolation as exc:

@@ -4,7 +4,9 @@ The feed (`db.changes(since)`) holds committed writes from every process that us
 a product added by another server, a script or the API shows up here the same way. Writes to the
 recommender's tables become "activity" events, so a page showing a shopper follows what they do. One task polls it
 and hands each event to the subscribers' queues; a subscriber that falls too far behind is dropped
-and reconnects with `Last-Event-ID`, which replays the missed changes from the feed.
+and reconnects with `Last-Event-ID`, which replays the missed changes from the feed. A failed read
+(the database locked, unreachable or restarting) never ends the task: it backs off and reads again
+from the last change it published, so open streams miss nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..storage import Change
 
 _OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
 _BATCH = 1000
+_RETRY_FIRST, _RETRY_MAX = 0.1, 5.0  # seconds between attempts after a failed read: doubling, capped
 logger = logging.getLogger(__name__)
 
 # a subscriber's queue of events; None in it ends the stream
@@ -109,18 +112,28 @@ class ChangeBroadcaster:
 
     async def run(self) -> None:
         """Poll the feed from its newest change on and publish what comes; runs until cancelled."""
-        since = await asyncio.to_thread(self.db.last_change)
+        since: int | None = None
+        delay = 0.0  # > 0 while reads fail
         while True:
             try:
+                if since is None:
+                    since = await asyncio.to_thread(self.db.last_change)
                 events, since = await asyncio.to_thread(self.events_since, since)
+                for event in events:
+                    self._publish(event)
+                if not events:  # on PostgreSQL a NOTIFY from any instance ends the wait at once
+                    await asyncio.to_thread(self.db.wait_for_change, since, self.poll_interval)
             except Exception:  # a locked or unreachable database must not end live updates for good
-                logger.exception("reading the change feed failed; trying again in a second")
-                await asyncio.sleep(1)
+                if not delay:  # once per outage, not at every attempt
+                    logger.warning(
+                        "reading the change feed failed; trying again until it works", exc_info=True
+                    )
+                delay = min(max(2 * delay, _RETRY_FIRST), _RETRY_MAX)
+                await asyncio.sleep(delay)
                 continue
-            for event in events:
-                self._publish(event)
-            if not events:  # on PostgreSQL a NOTIFY from any instance ends the wait at once
-                await asyncio.to_thread(self.db.wait_for_change, since, self.poll_interval)
+            if delay:
+                logger.info("reading the change feed works again")
+                delay = 0.0
 
     def _publish(self, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
