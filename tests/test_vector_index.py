@@ -19,7 +19,6 @@ import pytest
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
 from livevec.storage import sqlite as sqlite_store
-from livevec.storage.vector_index import ExactIndex, HnswIndex
 
 DIM = 384
 ROWS = 2000
@@ -51,7 +50,8 @@ def exact(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> li
 
 
 def index_of(db: livevec.Database):
-    return db.backend._indexes[("items", "vec")].index
+    """The column's index: `is_graph`, and its size as of the last search or write."""
+    return db.backend._indexes[("items", "vec")]
 
 
 @pytest.fixture
@@ -64,9 +64,16 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
+def built(db: livevec.Database, table: livevec.Table) -> None:
+    """Load the column's index and wait until every row is in the graph (the builder thread's job)."""
+    table.search(np.ones(DIM, dtype=np.float32)).limit(1).to_list()
+    db.backend.wait_for_indexes()
+
+
 def filled(path: Path, vectors: np.ndarray, options: IndexOptions = OPTIONS) -> livevec.Database:
+    """A database whose items table holds `vectors`, its graph built."""
     db = livevec.connect(path, index_options=options)
-    db.create_table(Item).insert(rows(vectors))
+    built(db, db.create_table(Item).insert(rows(vectors)) and db.open_table("items"))
     return db
 
 
@@ -75,11 +82,11 @@ def test_small_tables_scan_exactly_and_large_ones_switch_to_the_graph_and_back(p
     table = db.create_table(Item)
     table.insert(rows(data[:400]))
     table.search(data[0]).to_list()
-    assert isinstance(index_of(db), ExactIndex)
+    assert not index_of(db).is_graph
     table.insert(rows(data[400:], 400))  # crosses ann_min_rows within the write call
-    assert isinstance(index_of(db), HnswIndex) and len(index_of(db)) == ROWS
+    assert index_of(db).is_graph and index_of(db).size() == ROWS
     table.delete({"id": {"$gte": 200}})  # below half of ann_min_rows: back to the exact scan
-    assert isinstance(index_of(db), ExactIndex) and len(index_of(db)) == 200
+    assert not index_of(db).is_graph and index_of(db).size() == 200
     got = [r["id"] for r in table.search(data[7]).limit(10).to_list()]
     assert got == exact(data[:200], np.arange(200), data[7], 10)
 
@@ -88,7 +95,7 @@ def test_graph_search_has_high_recall(path, data):
     db = filled(path, data)
     table = db.open_table("items")
     table.search(data[0]).to_list()
-    assert isinstance(index_of(db), HnswIndex)
+    assert index_of(db).is_graph
     queries = clustered(50, seed=1)
     found = 0
     for q in queries:
@@ -137,7 +144,7 @@ def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
         got = table.search(q).filter({"bucket": 42}).limit(10).to_list()
         keep = ids % 100 == 42
         assert [r["id"] for r in got] == exact(data[keep], ids[keep], q, 10)
-    assert isinstance(index_of(db), HnswIndex)
+    assert index_of(db).is_graph
 
 
 def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_rows(path, data, monkeypatch):
@@ -147,6 +154,7 @@ def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_
     db = livevec.connect(path, index_options=options)
     table = db.create_table(IndexedItem)
     table.insert(rows(data))
+    built(db, table)
     scans = []
     scan = sqlite_store.ColumnIndex._scan
     monkeypatch.setattr(sqlite_store.ColumnIndex, "_scan", lambda self, *a: scans.append(1) or scan(self, *a))
@@ -240,7 +248,7 @@ def test_local_model_text_is_searchable_right_after_insert(tmp_path):
     assert notes.search("anything").to_list() == []  # loads the (empty) index
     notes.insert([{"id": 1, "text": "a red running shoe"}, {"id": 2, "text": "a stainless steel kettle"}])
     notes.insert({"id": 3, "text": "noise cancelling headphones"})
-    assert isinstance(db.backend._indexes[("notes", "vec")].index, HnswIndex)
+    assert db.backend._indexes[("notes", "vec")].is_graph
     assert notes.search("headphones for music").limit(1).to_list()[0]["id"] == 3
 
 
@@ -253,7 +261,7 @@ def test_a_rolled_back_write_leaves_the_index(path, data):
         assert table.search(fresh).limit(1).to_list()[0]["id"] == 30_000  # our own write, uncommitted
         raise RuntimeError("abort")
     assert table.search(fresh).limit(1).to_list()[0]["id"] != 30_000
-    assert len(index_of(db)) == ROWS
+    assert index_of(db).size() == ROWS
 
 
 def test_a_rolled_back_savepoint_leaves_the_index_but_the_outer_write_stays(path, data):
@@ -268,7 +276,7 @@ def test_a_rolled_back_savepoint_leaves_the_index_but_the_outer_write_stays(path
             raise RuntimeError("abort the inner block")
         assert table.search(dropped).limit(1).to_list()[0]["id"] != 40_001
     assert table.search(kept).limit(1).to_list()[0]["id"] == 40_000
-    assert len(index_of(db)) == ROWS + 1
+    assert index_of(db).size() == ROWS + 1
 
 
 # --- the index file beside the database -----------------------------------------------------------
@@ -286,7 +294,7 @@ def reopened_results(path: Path, data: np.ndarray, expected_rows: np.ndarray, id
         got = [r["id"] for r in table.search(q).limit(5).to_list()]
         want = exact(expected_rows, ids, q, 5)
         assert len(set(got) & set(want)) >= 4
-    assert len(index_of(db)) == len(ids)
+    assert index_of(db).size() == len(ids)
     db.close()
     _, meta = index_files(path)
     assert json.loads(meta.read_text())["count"] == len(ids)  # repaired file written back
@@ -401,5 +409,5 @@ def test_quantized_index_reranks_with_exact_distances(path, data, precision):
         selective = table.search(q).filter({"bucket": 7}).limit(10).to_list()  # exact scan + re-rank
         keep = ids % 100 == 7
         assert [r["id"] for r in selective] == exact(data[keep], ids[keep], q, 10)
-    assert isinstance(index_of(db), HnswIndex)
+    assert index_of(db).is_graph
     assert found / 200 >= 0.95

@@ -16,12 +16,21 @@ from .storage import Backend, Change, IndexOptions, open_backend
 IfExists = Literal["fail", "overwrite", "skip"]
 
 
-def connect(url: str | Path = ":memory:", *, index_options: IndexOptions | None = None) -> Database:
+def connect(
+    url: str | Path = ":memory:",
+    *,
+    index_options: IndexOptions | None = None,
+    busy_timeout: float | None = None,
+) -> Database:
     """Open a store: a SQLite file path (or ":memory:"), or a `postgresql://` URL.
 
     `index_options` tune how the SQLite store indexes vectors in memory (exact scan or HNSW graph).
+    `busy_timeout`: seconds a write waits for another process's write to finish before it raises
+    `StorageError` (30 by default); reads and searches never wait for writes.
+
+        db = livevec.connect("shop.db", busy_timeout=5)
     """
-    return Database(open_backend(url, index_options))
+    return Database(open_backend(url, index_options, busy_timeout))
 
 
 class Database:

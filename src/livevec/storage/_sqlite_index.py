@@ -1,22 +1,37 @@
 """A SQLite vector column's in-memory index: kept in step with the change log, persisted, searched.
 
-The index holds row ids (SQLite rowids) and vectors. `sync()` applies every change logged since the
-last one it saw, whoever committed it; the backend calls it after each of its own commits and before
-each search. A large column's HNSW graph is saved beside the database file with the log position it
-reflects, reloaded at start and caught up from the log; a file that is missing, corrupt, built with
-other options, or older than the pruned log is ignored and the index rebuilt from the table.
+The index reflects the committed table at change-log position `seq`. It has two parts:
+
+- `main`: an exact numpy index for a small column, or usearch's HNSW graph for a large one;
+- `delta`: the rows changed since the graph got them (their current vectors, scanned exactly), and
+  `masked`: the graph entries those changes made outdated.
+
+Catching up with the log only reads the changed rows into `delta`, which is fast, so a search can
+always catch up first and see every committed write. Inserting into the graph is what is slow: the
+backend's builder thread moves rows from `delta` into the graph in short slices (or builds a whole
+graph off the lock), so no search waits for a long backlog. A search inside a write transaction
+also sees that transaction's own rows (the "overlay": rows logged since `seq`, scanned exactly)
+without the index ever holding uncommitted data.
+
+A graph is saved beside the database file with the log position it reflects and a keyed checksum
+(the key lives in the database, so a file written for another database never passes); at start it
+is loaded only if it can be trusted, else the column is rebuilt from the table.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import logging
 import os
 import sqlite3
-import zlib
+import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -28,156 +43,279 @@ from ..filters import quote
 from ._base import VectorSearch
 from .vector_index import ExactIndex, HnswIndex, IndexOptions, VectorIndex, candidates_to_fetch, distances
 
-_FORMAT = 1
+logger = logging.getLogger("livevec")
+
+_FORMAT = 2
 # rows sampled to estimate how many rows a filter keeps
 _SAMPLE = 500
 # a filter keeping at most this many rows (found through an SQL index) is always scanned exactly
 _CHEAP_SCAN_ROWS = 1_000
 # fetch at most this share of the graph before a filtered search falls back to an exact scan
 _MAX_GRAPH_SHARE = 0.2
+# an empty graph and at least this many rows waiting: build the graph off the lock, on every core
+_BULK_BUILD_ROWS = 2_000
+# a graph built from scratch is built in chunks of this many rows (a stop waits for one at most)
+_BULK_CHUNK_ROWS = 4_096
+# a slice of rows moved into the graph holds the lock for about this long (seconds)
+_SLICE_SECONDS = 0.01
+# save the graph again once this many changes reached it since the last save
+_SAVE_EVERY = 50_000
 
 
 def _ids_json(ids: Any) -> str:
     return json.dumps(np.asarray(ids, dtype=np.int64).tolist())
 
 
+@dataclass
+class _Overlay:
+    """Rows a search must take from its own connection rather than from the index (see module doc)."""
+
+    ids: set[int] = field(default_factory=set)
+    index: ExactIndex | None = None
+
+
 class ColumnIndex:
-    """One vector column's index, the change-log position it reflects, and its file on disk."""
+    """One vector column's index, the change-log position it reflects, and its file on disk.
+
+    Every method but `build_step` and `save` is called with `lock` held and a connection whose read
+    snapshot the caller chose; `build_step` and `save` run on the backend's builder thread.
+    """
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
         spec: TableSpec,
         vector: VectorSpec,
         options: IndexOptions,
         directory: Path | None,
+        file_key: bytes | None,
     ) -> None:
-        self.conn = conn
         self.spec = spec
         self.vector = vector
         self.options = options
-        self.index: VectorIndex = ExactIndex(vector.dimensions, vector.distance)
+        self.lock = threading.Lock()
+        self.main: VectorIndex = self._exact()
+        self.delta = self._exact()
+        self.masked: set[int] = set()
         self.seq = -1  # -1: not loaded
-        stem = url_quote(f"{spec.name}.{vector.name}", safe="")
+        self.mark: tuple[str, float] | None = None  # (table_name, at) of the log entry at `seq`
+        # rows changed while a graph is built off the lock: their entries in it are outdated
+        self._touched: set[int] | None = None
+        self._generation = 0  # bumped whenever `main` is replaced: a build started before is stale
+        # the graph holds the table as of this log position, plus only newer changes (see save)
+        self._main_seq: tuple[int, tuple[str, float]] | None = None
+        self._saved_seq = -1
+        self._building = False  # a graph is being built off the lock
+        self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
+        stem = ".".join(url_quote(name, safe="").replace(".", "%2E") for name in (spec.name, vector.name))
         self.path = directory / f"{stem}.usearch" if directory else None
-        self._unsaved = 0  # changes applied since the file was written
-        self._verify_count = False  # check the row count once a loaded file has caught up
-        # rows applied from the current transaction's uncommitted writes, to repair on rollback
-        self._committed_seq: int | None = None
-        self._uncommitted: set[int] | None = set()  # None: the whole index was rebuilt uncommitted
+        self._file_key = file_key
+        self._save_failed = False
         self._table, self._column = quote(spec.name), quote(vector.name)
         self._plans: OrderedDict[tuple, tuple[int | None, float, int]] = OrderedDict()  # see _plan()
 
+    def _exact(self) -> ExactIndex:
+        return ExactIndex(self.vector.dimensions, self.vector.distance)
+
+    def __len__(self) -> int:
+        """Rows with a vector, as of `seq`."""
+        return len(self.main) - len(self.masked) + len(self.delta)
+
+    def size(self) -> int:
+        """`len()` for other threads: taken under the lock, as the builder moves rows meanwhile."""
+        with self.lock:
+            return len(self)
+
+    @property
+    def is_graph(self) -> bool:
+        return isinstance(self.main, HnswIndex)
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be moved into the graph."""
+        return len(self.delta) + len(self.masked) if self.is_graph else 0
+
     # --- keeping in step ----------------------------------------------------------------------
 
-    def sync(self, in_transaction: bool) -> None:
-        """Apply the changes committed (or, inside our own transaction, written) since the last sync."""
-        last = self.conn.execute("SELECT coalesce(max(seq), 0) FROM _livevec_changes").fetchone()[0]
-        if self.seq == last:
+    def catch_up(self, conn: sqlite3.Connection) -> None:
+        """Bring the index to the newest change `conn` sees (committed state: never call it inside
+        a write transaction)."""
+        last = _last_change(conn)
+        if last[0] == self.seq:
             return
-        if in_transaction and self._committed_seq is None:
-            self._committed_seq = self.seq
-        if self.seq < 0:
-            self.seq = self._load_file()
-        changes: list[tuple[int, str]] = []
-        if self.seq >= 0:
-            oldest = self.conn.execute("SELECT min(seq) FROM _livevec_changes").fetchone()[0] or 0
-            if oldest > self.seq + 1:  # the log was pruned past us: what changed is unknown
-                self.seq = -1
-            else:
-                changes = self.conn.execute(
-                    "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",
-                    (self.seq, self.spec.name),
-                ).fetchall()
-                if any(op == "reset" for _, op in changes):
-                    self.seq = -1
-        if self.seq < 0:
-            self._rebuild(last, in_transaction)
+        changes = self._changes_since(conn) if self.seq >= 0 else None
+        if changes is None:
+            self._load(conn, last)
             return
-        changed = sorted({row_id for row_id, _ in changes})
-        self._apply(changed)
-        if in_transaction and self._uncommitted is not None:
-            self._uncommitted.update(changed)
-        self.seq = last
-        self._unsaved += len(changed)
-        if self._verify_count:
-            self._verify_count = False
-            if len(self.index) != self._count_rows():
-                self._rebuild(last, in_transaction)
-                return
-        if self._wrong_kind():
-            self._rebuild(last, in_transaction)
-        elif not in_transaction and self._unsaved >= 50_000:
-            self.save()  # so that after a crash the log still reaches back to the file
+        self._apply(conn, sorted(changes))
+        self.seq, self.mark = last
+        self._reshape(conn)
 
-    def _apply(self, row_ids: list[int]) -> None:
+    def _changes_since(self, conn: sqlite3.Connection) -> set[int] | None:
+        """Row ids this table changed after `seq`; None when only a reload can tell (the table was
+        reset, or the log no longer reaches back to `seq`)."""
+        oldest = conn.execute("SELECT min(seq) FROM _livevec_changes").fetchone()[0] or 0
+        if oldest > self.seq + 1:
+            return None
+        changes = conn.execute(
+            "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",
+            (self.seq, self.spec.name),
+        ).fetchall()
+        if any(op == "reset" for _, op in changes):
+            return None
+        return {row_id for row_id, _ in changes}
+
+    def _apply(self, conn: sqlite3.Connection, row_ids: list[int]) -> None:
+        """Read the rows' current vectors: changed rows go to `delta` (or straight into an exact main)."""
         if not row_ids:
             return
-        rows = self.conn.execute(
-            f"SELECT rowid, {self._column} FROM {self._table} "
-            "WHERE rowid IN (SELECT value FROM json_each(?))",
-            (_ids_json(row_ids),),
-        ).fetchall()
-        present = [(r, blob) for r, blob in rows if blob is not None]
-        gone = set(row_ids) - {r for r, _ in present}
-        self.index.remove(np.array(sorted(gone), dtype=np.int64))
-        self._upsert(present)
+        present: list[tuple[int, bytes]] = []
+        for start in range(0, len(row_ids), 50_000):
+            chunk = row_ids[start : start + 50_000]
+            present += conn.execute(
+                f"SELECT rowid, {self._column} FROM {self._table} "
+                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
+                (_ids_json(chunk),),
+            ).fetchall()
+        ids = np.array(row_ids, dtype=np.int64)
+        target = self.delta if self.is_graph else self.main
+        target.remove(ids)
+        self._upsert(target, present)
+        if self.is_graph:
+            in_graph = ids[self.main.contains(ids)]
+            self.masked.update(in_graph.tolist())
+            if self._touched is not None:
+                self._touched.update(row_ids)
 
-    def _upsert(self, rows: list[tuple[int, bytes]]) -> None:
+    def _upsert(self, index: VectorIndex, rows: list[tuple[int, bytes]]) -> None:
         if rows:
             ids = np.array([r for r, _ in rows], dtype=np.int64)
             vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
-            self.index.upsert(ids, vectors.reshape(len(rows), self.vector.dimensions))
+            index.upsert(ids, vectors.reshape(len(rows), self.vector.dimensions))
 
-    def _count_rows(self) -> int:
-        sql = f"SELECT count(*) FROM {self._table} WHERE {self._column} IS NOT NULL"
-        return self.conn.execute(sql).fetchone()[0]
+    def _reshape(self, conn: sqlite3.Connection) -> None:
+        """Exact scan below `ann_min_rows`, graph above (and back under half of it)."""
+        if not self.is_graph and len(self.main) >= self.options.ann_min_rows:
+            # the rows wait in `delta`, scanned exactly, while the builder makes the graph
+            self.delta, self.main = self.main, self._graph()
+            self._generation += 1
+        elif self.is_graph and len(self) < self.options.ann_min_rows // 2:
+            self._load(conn, (self.seq, self.mark), from_file=False)
 
-    def _wrong_kind(self) -> bool:
-        size, ann = len(self.index), isinstance(self.index, HnswIndex)
-        return (not ann and size >= self.options.ann_min_rows) or (
-            ann and size < self.options.ann_min_rows // 2
-        )
+    def _graph(self) -> HnswIndex:
+        return HnswIndex(self.vector.dimensions, self.vector.distance, self.options)
 
-    def _rebuild(self, last: int, in_transaction: bool) -> None:
-        """Reload the column from the table, as an exact index or a graph depending on its size."""
-        if in_transaction:
-            self._uncommitted = None
-        exists = self.conn.execute(
+    def _load(self, conn: sqlite3.Connection, last: tuple[int, Any], from_file: bool = True) -> None:
+        """Start over: the saved graph caught up from the log if it can be trusted, else the table."""
+        self._generation += 1
+        self._touched = None
+        self.masked = set()
+        self.delta = self._exact()
+        self._main_seq = None
+        loaded = self._load_file(conn) if from_file else None
+        if loaded is not None:
+            graph, seq, mark = loaded
+            self.main, self.seq, self.mark = graph, seq, mark
+            self._main_seq, self._saved_seq = (seq, mark), seq
+            changes = self._changes_since(conn)
+            if changes is not None:
+                self._apply(conn, sorted(changes))
+                self.seq, self.mark = last
+                if len(self) == self._count_rows(conn):
+                    self._reshape(conn)
+                    return
+            logger.warning("livevec: the saved index of %s.%s is out of step; rebuilding it", *self._names)
+            self._generation += 1
+            self.masked, self.delta = set(), self._exact()
+        exists = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.spec.name,)
         ).fetchone()
-        size = self._count_rows() if exists else 0
-        if size >= self.options.ann_min_rows:
-            self.index = HnswIndex(self.vector.dimensions, self.vector.distance, self.options)
-        else:
-            self.index = ExactIndex(self.vector.dimensions, self.vector.distance)
+        size = self._count_rows(conn) if exists else 0
+        self.main = self._graph() if size >= self.options.ann_min_rows else self._exact()
+        target = self.delta if self.is_graph else self.main
         if exists:
-            cursor = self.conn.execute(
+            cursor = conn.execute(
                 f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL"
             )
             while rows := cursor.fetchmany(50_000):
-                self._upsert(rows)
-        self.seq = last
-        self._unsaved = len(self.index)
-        if not in_transaction and isinstance(self.index, HnswIndex):
-            self.save()  # a graph takes long to build: keep it for the next start
+                self._upsert(target, rows)
+        self.seq, self.mark = last
 
-    def commit(self) -> None:
-        """The transaction committed: what it applied is now the committed state."""
-        self._committed_seq = None
-        self._uncommitted = set()
+    @property
+    def _names(self) -> tuple[str, str]:
+        return self.spec.name, self.vector.name
 
-    def rollback(self, in_transaction: bool) -> None:
-        """A (partial) rollback: undo what was applied from the rolled-back writes."""
-        if self._committed_seq is None:
-            return
-        if self._uncommitted is None:
-            self.seq = -1  # rebuilt from uncommitted rows: rebuild again at the next sync
-        else:
-            self._apply(sorted(self._uncommitted))  # re-read those rows as they are now
-            self.seq = self._committed_seq
-        if not in_transaction:
-            self.commit()
+    def _count_rows(self, conn: sqlite3.Connection) -> int:
+        sql = f"SELECT count(*) FROM {self._table} WHERE {self._column} IS NOT NULL"
+        return conn.execute(sql).fetchone()[0]
+
+    # --- the builder thread -------------------------------------------------------------------
+
+    def build_step(self, stopping: Callable[[], bool] = lambda: False) -> bool:
+        """Move some waiting rows into the graph; False when there was nothing to do here.
+
+        A graph built from scratch is built off the lock, in chunks so that `stopping` is heard.
+        """
+        with self.lock:
+            if not self.is_graph or not (self.delta or self.masked) or self._building:
+                return False
+            self.main.remove(np.fromiter(self.masked, dtype=np.int64, count=len(self.masked)))
+            self.masked.clear()
+            if len(self.main) > 0 or len(self.delta) < _BULK_BUILD_ROWS:
+                self._move_slice()
+                return True
+            ids, vectors = self.delta.items()
+            self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
+            self._building = True
+        try:
+            graph = self._graph()
+            for start in range(0, len(ids), _BULK_CHUNK_ROWS):
+                if stopping():
+                    return True
+                # on every core, checked for unreachable nodes
+                graph.upsert(ids[start : start + _BULK_CHUNK_ROWS], vectors[start : start + _BULK_CHUNK_ROWS])
+        finally:
+            with self.lock:
+                self._building = False
+                stale, self._touched = self._touched or set(), None
+        with self.lock:
+            if generation != self._generation:
+                return True  # reloaded meanwhile: this graph is of no use
+            keep = np.isin(ids, np.fromiter(stale, dtype=np.int64, count=len(stale)), invert=True)
+            self.delta.remove(ids[keep])
+            self.masked = stale & set(ids.tolist())
+            self.main = graph
+            self._generation += 1
+            self._main_seq = at
+        return True
+
+    def _move_slice(self) -> None:
+        started = time.perf_counter()
+        ids, vectors = self.delta.items(self._slice)
+        self.main.upsert(ids, vectors)
+        self.delta.remove(ids)
+        if not self.delta:
+            self.delta = self._exact()  # give back the memory of a large backlog
+            self._main_seq = (self.seq, self.mark)
+        elapsed = time.perf_counter() - started
+        self._slice = int(min(128, max(1, self._slice * _SLICE_SECONDS / max(elapsed, 1e-4))))
+
+    def settle(self, max_rows: int = 100_000) -> None:
+        """Put every waiting row into the graph at once, on every core, if there are at most
+        `max_rows` (at close, so that the saved graph is whole; more are caught up at next start)."""
+        with self.lock:
+            if not self.is_graph or self._building or len(self.delta) > max_rows:
+                return
+            self.main.remove(np.fromiter(self.masked, dtype=np.int64, count=len(self.masked)))
+            self.masked.clear()
+            self.main.upsert(*self.delta.items())
+            self.delta = self._exact()
+            self._main_seq = (self.seq, self.mark)
+
+    def flush(self) -> None:
+        """Move every waiting row into the graph now (what the builder thread does in the background)."""
+        while self.pending:
+            if not self.build_step():
+                time.sleep(0.01)  # the builder thread is building this graph
 
     # --- the file beside the database ---------------------------------------------------------
 
@@ -188,12 +326,15 @@ class ColumnIndex:
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        """Serialise savers and readers of the files across processes."""
+        """Serialise savers and readers of the files across processes; while held, no save is
+        under way, so a temporary file is what a killed save left behind."""
         assert self.path is not None
         self.path.parent.mkdir(exist_ok=True)
         with open(self.path.parent / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
+                for temp in self.path.parent.glob(f"{self.path.stem}.*.tmp*"):
+                    temp.unlink(missing_ok=True)
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -209,124 +350,200 @@ class ColumnIndex:
             "connectivity": self.options.connectivity,
         }
 
-    def save(self) -> None:
-        """Write the graph and what it reflects (log position, count, checksum); small indexes are not kept."""
-        if self.path is None or not self.options.persist or not isinstance(self.index, HnswIndex):
-            return
-        at = self.conn.execute(
-            "SELECT table_name, at FROM _livevec_changes WHERE seq = ?", (self.seq,)
-        ).fetchone()
-        if at is None:
-            return
-        with self._locked(exclusive=True):
-            temp = self.path.with_suffix(f".tmp{os.getpid()}")
-            self.index.save(temp)
-            meta = {
-                **self._identity(),
-                "seq": self.seq,
-                "seq_table": at[0],
-                "seq_at": at[1],
-                "count": len(self.index),
-                "crc32": _crc32(temp),
-            }
-            os.replace(temp, self.path)
-            temp_meta = self._meta_path.with_suffix(f".tmp{os.getpid()}")
-            temp_meta.write_text(json.dumps(meta))
-            os.replace(temp_meta, self._meta_path)
-        self._unsaved = 0
+    def save(self, force: bool = False) -> None:
+        """Write the graph with the log position it reflects, if `_SAVE_EVERY` changes reached it
+        since the last save (or `force`); small columns are not kept.
 
-    def save_if_changed(self) -> None:
-        if self._unsaved and self.seq >= 0:
-            self.save()
+        Runs on the builder thread (or at close), the only one that changes the graph, so the file is
+        written without blocking searches. The graph holds the table as of `_main_seq` plus some
+        later changes: a process that loads it catches up from that position, and so rewrites every
+        row that changed since, which makes those later entries harmless.
+        """
+        with self.lock:
+            graph, at = self.main, self._main_seq
+        if (
+            self.path is None
+            or not self.options.persist
+            or self._save_failed
+            or self._file_key is None
+            or not isinstance(graph, HnswIndex)
+            or at is None
+            or at[1] is None
+            or at[0] == self._saved_seq
+            or (not force and at[0] - self._saved_seq < _SAVE_EVERY)
+        ):
+            return
+        try:
+            with self._locked(exclusive=True):
+                temp = Path(f"{self.path}.tmp{os.getpid()}")
+                graph.save(temp)
+                meta = {
+                    **self._identity(),
+                    "seq": at[0],
+                    "seq_table": at[1][0],
+                    "seq_at": at[1][1],
+                    "count": len(graph),
+                    "mac": _mac(temp, self._file_key),
+                }
+                temp_meta = Path(f"{self._meta_path}.tmp{os.getpid()}")
+                temp_meta.write_text(json.dumps(meta))
+                # the graph is replaced first: a crash between the two leaves a graph whose MAC
+                # does not match the old metadata, which is rebuilt, never trusted
+                os.replace(temp, self.path)
+                os.replace(temp_meta, self._meta_path)
+        except OSError as exc:
+            self._save_failed = True
+            logger.warning(
+                "livevec: cannot save the index of %s.%s in %s (%s); it stays in memory only",
+                *self._names,
+                self.path.parent,
+                exc,
+            )
+            return
+        self._saved_seq = at[0]
 
-    def _load_file(self) -> int:
-        """Load the saved graph if it can be trusted; its log position, or -1 to rebuild."""
-        if self.path is None or not self.options.persist:
-            return -1
+    def _load_file(self, conn: sqlite3.Connection) -> tuple[HnswIndex, int, tuple[str, float]] | None:
+        """The saved graph and its log position, if the file can be trusted; else None."""
+        if self.path is None or not self.options.persist or self._file_key is None:
+            return None
         try:
             with self._locked(exclusive=False):
+                if not self._meta_path.exists() and not self.path.exists():
+                    return None
                 meta = json.loads(self._meta_path.read_text())
+                if not isinstance(meta, dict):
+                    raise ValueError("the metadata is not a JSON object")
                 if {k: meta.get(k) for k in self._identity()} != self._identity():
-                    return -1
-                if _crc32(self.path) != meta["crc32"]:
-                    return -1
-                index = HnswIndex(self.vector.dimensions, self.vector.distance, self.options)
-                index.load(self.path)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-            return -1
-        if len(index) != meta["count"]:
-            return -1
-        # the log entry the file reflects must still be there, unchanged: else this database is not
-        # the one the file was saved from (replaced, restored from a backup) or the log was pruned
-        at = self.conn.execute(
-            "SELECT table_name, at FROM _livevec_changes WHERE seq = ?", (meta["seq"],)
-        ).fetchone()
-        if at is None or list(at) != [meta["seq_table"], meta["seq_at"]]:
-            return -1
-        self.index = index
-        self._verify_count = True
-        self._unsaved = 0
-        return int(meta["seq"])
+                    raise ValueError("it was saved for another column or with other options")
+                if _mac(self.path, self._file_key) != meta.get("mac"):
+                    raise ValueError("its checksum does not match (damaged, or from another database)")
+                graph = self._graph()
+                graph.load(self.path)
+            if len(graph) != meta["count"]:
+                raise ValueError("it holds another number of rows than it says")
+            # the log entry the file reflects must still be there, unchanged: else this database is
+            # not the one the file was saved from (restored from a backup) or the log was pruned
+            at = conn.execute(
+                "SELECT table_name, at FROM _livevec_changes WHERE seq = ?", (meta["seq"],)
+            ).fetchone()
+            if at is None or list(at) != [meta["seq_table"], meta["seq_at"]]:
+                raise ValueError("the change log no longer holds the position it was saved at")
+        except Exception as exc:  # any damage means a rebuild, never a failed search
+            logger.warning("livevec: not using the saved index of %s.%s: %s", *self._names, exc)
+            return None
+        return graph, int(meta["seq"]), (at[0], at[1])
 
     def delete_files(self) -> None:
         if self.path is not None:
-            with self._locked(exclusive=True):
+            with contextlib.suppress(OSError), self._locked(exclusive=True):
                 self.path.unlink(missing_ok=True)
                 self._meta_path.unlink(missing_ok=True)
 
     # --- search -------------------------------------------------------------------------------
 
     def search(
-        self, request: VectorSearch, where: tuple[str, list[Any]] | None, columns: str
+        self,
+        conn: sqlite3.Connection,
+        request: VectorSearch,
+        where: tuple[str, list[Any]] | None,
+        columns: str,
+        *,
+        in_transaction: bool,
     ) -> list[tuple[tuple, float]]:
         """(row, exact distance) of candidates, nearest first; the caller breaks ties and cuts.
 
         `where` is the filter's compiled SQL; `columns` the SQL list of columns each row carries.
+        Outside a transaction the index first catches up with what `conn` sees; inside one, the
+        rows the transaction changed come from `conn` (the overlay), and the index is left alone.
+
         A filter that an SQL index answers and that keeps few rows is a scan of those rows; otherwise
         the index is asked for enough neighbours that `limit` of them pass the filter, widening until
         they do, and scanning the matching rows when the filter keeps too few of the nearest.
         """
-        size = len(self.index)
+        overlay = _Overlay()
+        if in_transaction:
+            changed = self._changes_since(conn) if self.seq >= 0 else None
+            if changed is None:  # no usable index: scan the table as this transaction sees it
+                return self._scan(conn, request, where or ("1", []), columns)
+            overlay = self._overlay(conn, changed)
+        else:
+            self.catch_up(conn)
+        size = len(self) + len(overlay.ids)
         if size == 0:
             return []
-        limit, tolerance = request.limit, self.index.tolerance
-        if isinstance(self.index, ExactIndex):
+        limit, tolerance = request.limit, self.main.tolerance
+        if not self.is_graph or len(self.main) == 0:  # every vector is in an exact index
             if where:
-                return self._scan(request, where, columns)
-            ids, _ = self.index.search(
-                request.query, limit, max_distance=request.max_distance, min_distance=request.min_distance
-            )
-            return self._rows(request, ids, None, columns)
-        matches, selectivity = self._plan(where) if where else (None, 1.0)
+                return self._scan(conn, request, where, columns)
+            ids, _ = self._candidates(request, limit, overlay, bounded=True)
+            return self._rows(conn, request, ids, None, columns)
+        matches, selectivity = self._plan(conn, where) if where else (None, 1.0)
         fetch = candidates_to_fetch(limit, selectivity, tolerance)
         # a scan of few rows is cheap; a graph asked for more neighbours than its search breadth
         # returns a loose list, so a rare filter loses recall there: scan its rows while affordable
-        if where and matches is not None and (matches <= _CHEAP_SCAN_ROWS or fetch > self.index.breadth):
-            return self._scan(request, where, columns)
+        if where and matches is not None and (matches <= _CHEAP_SCAN_ROWS or fetch > self.main.breadth):
+            return self._scan(conn, request, where, columns)
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
-            ids, approximate = self.index.search(request.query, fetch)
-            hits = self._rows(request, ids, where, columns)
+            ids, farthest = self._candidates(request, fetch, overlay)
+            hits = self._rows(conn, request, ids, where, columns)
             if len(hits) >= limit:
                 return hits
-            if request.max_distance is not None and approximate[-1] > request.max_distance + tolerance:
+            if request.max_distance is not None and farthest > request.max_distance + tolerance:
                 return hits  # the next neighbours are all farther than max_distance
             fetch *= 4
         if where:
-            return self._scan(request, where, columns)
-        ids, _ = self.index.search(
-            request.query,
-            limit,
-            max_distance=request.max_distance,
-            min_distance=request.min_distance,
-            exact=True,
-        )
-        return self._rows(request, ids, None, columns)
+            return self._scan(conn, request, where, columns)
+        ids, _ = self._candidates(request, limit, overlay, bounded=True, exact=True)
+        return self._rows(conn, request, ids, None, columns)
+
+    def _overlay(self, conn: sqlite3.Connection, changed: set[int]) -> _Overlay:
+        overlay = _Overlay(ids=changed)
+        if changed:
+            rows = conn.execute(
+                f"SELECT rowid, {self._column} FROM {self._table} "
+                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
+                (_ids_json(sorted(changed)),),
+            ).fetchall()
+            overlay.index = self._exact()
+            self._upsert(overlay.index, rows)
+        return overlay
+
+    def _candidates(
+        self, request: VectorSearch, k: int, overlay: _Overlay, *, bounded: bool = False, exact: bool = False
+    ) -> tuple[np.ndarray, float]:
+        """Ids of about the `k` nearest from the graph (or exact main), `delta` and the overlay, and
+        the smallest distance any part may still hold beyond what it returned (inf if none).
+
+        `bounded` applies the distance bounds inside each part; `exact` scans the graph exactly.
+        """
+        bounds = {"max_distance": request.max_distance, "min_distance": request.min_distance}
+        bounds = bounds if bounded else {}
+        hidden = self.masked | overlay.ids
+        parts = [(self.main, hidden), (self.delta, overlay.ids)]
+        if overlay.index is not None:
+            parts.append((overlay.index, set()))
+        found_ids, found_distances, farthest = [], [], float("inf")
+        for index, skip in parts:
+            if not len(index):
+                continue
+            ask = k + len(skip)
+            ids, found = index.search(request.query, ask, exact=exact, **bounds)
+            if len(ids) >= ask and len(found):
+                farthest = min(farthest, float(found[-1]))
+            if skip:
+                keep = np.isin(ids, np.fromiter(skip, dtype=np.int64, count=len(skip)), invert=True)
+                ids, found = ids[keep], found[keep]
+            found_ids.append(ids)
+            found_distances.append(found)
+        if not found_ids:
+            return np.empty(0, dtype=np.int64), farthest
+        return np.unique(np.concatenate(found_ids)), farthest
 
     def _scan(
-        self, request: VectorSearch, where: tuple[str, list[Any]], columns: str
+        self, conn: sqlite3.Connection, request: VectorSearch, where: tuple[str, list[Any]], columns: str
     ) -> list[tuple[tuple, float]]:
         """Exact search over the rows `where` keeps, with their float32 vectors from the table."""
-        rows = self.conn.execute(
+        rows = conn.execute(
             f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
             where[1],
         ).fetchall()
@@ -343,10 +560,15 @@ class ColumnIndex:
         ids, found = ids[keep], found[keep]
         if request.limit < len(found):  # the k nearest plus any tied with the k-th
             ids = ids[found <= np.partition(found, request.limit - 1)[request.limit - 1]]
-        return self._rows(request, ids, None, columns)
+        return self._rows(conn, request, ids, None, columns)
 
     def _rows(
-        self, request: VectorSearch, ids: np.ndarray, where: tuple[str, list[Any]] | None, columns: str
+        self,
+        conn: sqlite3.Connection,
+        request: VectorSearch,
+        ids: np.ndarray,
+        where: tuple[str, list[Any]] | None,
+        columns: str,
     ) -> list[tuple[tuple, float]]:
         """The rows of `ids` that pass `where`, with exact distances from their float32 vectors, in range."""
         if not len(ids):
@@ -359,7 +581,7 @@ class ColumnIndex:
         if where:
             sql += f" AND ({where[0]})"
             params += where[1]
-        rows = [row for row in self.conn.execute(sql, params) if row[0] is not None]
+        rows = [row for row in conn.execute(sql, params) if row[0] is not None]
         if not rows:
             return []
         vectors = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f4")
@@ -374,7 +596,7 @@ class ColumnIndex:
         hits.sort(key=lambda hit: hit[1])
         return hits
 
-    def _plan(self, where: tuple[str, list[Any]]) -> tuple[int | None, float]:
+    def _plan(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> tuple[int | None, float]:
         """(how many rows the filter keeps if an SQL index counts them cheaply, else None; the share
         of rows it keeps), kept while the size holds.
 
@@ -382,53 +604,59 @@ class ColumnIndex:
         rows come back, so it is reused until the column grows or shrinks by a tenth.
         """
         key = (where[0], tuple(where[1]))
-        size = len(self.index)
+        size = len(self)
         cached = self._plans.get(key)
         if cached is not None and abs(cached[2] - size) <= size // 10:
             self._plans.move_to_end(key)
             return cached[0], cached[1]
-        matches = self._indexed_matches(where)
-        selectivity = matches / max(1, size) if matches is not None else self._selectivity(where)
+        matches = self._indexed_matches(conn, where)
+        selectivity = matches / max(1, size) if matches is not None else self._selectivity(conn, where)
         self._plans[key] = (matches, selectivity, size)
         while len(self._plans) > 256:
             self._plans.popitem(last=False)
         return matches, selectivity
 
-    def _indexed_matches(self, where: tuple[str, list[Any]]) -> int | None:
+    def _indexed_matches(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> int | None:
         """How many rows the filter keeps, if an SQL index finds them and they are at most
         `exact_filter_rows`; else None."""
-        plan = self.conn.execute(
-            f"EXPLAIN QUERY PLAN SELECT rowid FROM {self._table} WHERE {where[0]}", where[1]
-        )
+        plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT rowid FROM {self._table} WHERE {where[0]}", where[1])
         if any(detail.startswith("SCAN") for *_, detail in plan):
             return None  # finding the matches means reading the whole table
         cap = self.options.exact_filter_rows
-        count = self.conn.execute(
+        count = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {self._table} WHERE {where[0]} LIMIT {cap + 1})", where[1]
         ).fetchone()[0]
         return count if count <= cap else None
 
-    def _selectivity(self, where: tuple[str, list[Any]]) -> float:
+    def _selectivity(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> float:
         """The share of rows the filter keeps, from a fixed random sample of rowids."""
-        top = self.conn.execute(f"SELECT max(rowid) FROM {self._table}").fetchone()[0] or 0
+        top = conn.execute(f"SELECT max(rowid) FROM {self._table}").fetchone()[0] or 0
         sample = np.unique(np.random.default_rng(0).integers(1, top + 1, _SAMPLE))
-        present, kept = self.conn.execute(
+        present, kept = conn.execute(
             f"SELECT count(*), total(CASE WHEN ({where[0]}) THEN 1 ELSE 0 END) FROM {self._table} "
             f"WHERE {self._column} IS NOT NULL AND rowid IN (SELECT value FROM json_each(?))",
             [*where[1], _ids_json(sample)],
         ).fetchone()
         if present < _SAMPLE // 10:  # rowids too sparse for the sample to say much: count
-            kept = self.conn.execute(
+            kept = conn.execute(
                 f"SELECT count(*) FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
                 where[1],
             ).fetchone()[0]
-            return kept / max(1, len(self.index))
+            return kept / max(1, len(self))
         return max(float(kept), 0.5) / present  # none seen: rarer than one in the sample
 
 
-def _crc32(path: Path) -> int:
-    crc = 0
+def _last_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | None]:
+    row = conn.execute(
+        "SELECT seq, table_name, at FROM _livevec_changes ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], (row[1], row[2])) if row else (0, None)
+
+
+def _mac(path: Path, key: bytes) -> str:
+    """A checksum keyed by the database's own secret: damage, and files of other databases, fail it."""
+    digest = hashlib.blake2b(key=key[:64], digest_size=32)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 24):
-            crc = zlib.crc32(chunk, crc)
-    return crc
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -11,11 +11,18 @@ content, BM25 ranking) that triggers keep in step inside each write's own transa
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
 import json
+import logging
+import queue
 import re
+import secrets
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DuplicateKeyError, SchemaError, StorageError, ValidationError
+from .._errors import DuplicateKeyError, LivevecError, SchemaError, StorageError, ValidationError
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from ._base import Backend, Change, FulltextSearch, VectorSearch
@@ -48,8 +55,12 @@ _FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _FTS_RESERVED = {"rank", "rowid"}  # FTS5 column names that cannot be used
 _WORD = re.compile(r"\w+")
 _MAX_QUERY_WORDS = 64
+# idle reader connections kept open
+_POOLED_READERS = 8
+logger = logging.getLogger("livevec")
 
 _META = """
+CREATE TABLE IF NOT EXISTS _livevec_meta (name TEXT PRIMARY KEY, value);
 CREATE TABLE IF NOT EXISTS _livevec_tables (name TEXT PRIMARY KEY, spec TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _livevec_embeddings (
     model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, hash)
@@ -92,76 +103,213 @@ def from_sql(column_type: str, value: Any) -> Any:
 
 
 class SQLiteBackend(Backend):
-    def __init__(self, path: str | Path, index_options: IndexOptions | None = None) -> None:
+    """One writer connection, a pool of reader connections, and the vector columns' indexes.
+
+    Reads and searches run on their own WAL connections, so they never wait for a write, from this
+    process or another; a write waits for another writer's lock up to `busy_timeout` seconds. A
+    thread inside `transaction()` reads on the writer connection, so it sees its own writes.
+    """
+
+    def __init__(
+        self, path: str | Path, index_options: IndexOptions | None = None, busy_timeout: float = 30.0
+    ) -> None:
         self.url = str(path)
         self.index_options = index_options or IndexOptions()
-        in_memory = self.url in ("", ":memory:") or self.url.startswith("file::memory:")
-        # large columns' HNSW graphs are kept beside the database file
-        self._index_dir = None if in_memory else Path(self.url + ".livevec-index")
-        try:
-            self._conn = sqlite3.connect(
-                self.url, isolation_level=None, check_same_thread=False, timeout=30.0
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) or busy_timeout < 0:
+            raise ValidationError(
+                f"must be a number of seconds >= 0, got {busy_timeout!r}", field="busy_timeout"
             )
+        self.busy_timeout = float(busy_timeout)
+        self._memory = self.url in ("", ":memory:") or self.url.startswith("file::memory:")
+        # large columns' HNSW graphs are kept beside the database file
+        self._index_dir = None if self._memory else Path(self.url + ".livevec-index")
+        try:
+            self._conn = self._connect()
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                "PRAGMA synchronous=NORMAL"
-            )  # WAL + NORMAL: durable at checkpoints, never corrupt
-            self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(_META)
+            self._file_key = self._index_file_key()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer connection and the transaction state
         self._depth = 0
+        self._writer_thread: int | None = None  # the thread inside transaction()
+        self._aborted: BaseException | None = None  # SQLite rolled the transaction back itself
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._indexes: dict[tuple[str, str], ColumnIndex] = {}
+        self._indexes_lock = threading.Lock()
+        self._builder = _IndexBuilder(self)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.url, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+        )
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _index_file_key(self) -> bytes | None:
+        """The secret that saved index files are checksummed with (made once per database)."""
+        if self._memory:
+            return None
+        sql = "SELECT value FROM _livevec_meta WHERE name = 'index_file_key'"
+        row = self._conn.execute(sql).fetchone()
+        if row is None:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO _livevec_meta (name, value) VALUES ('index_file_key', ?)",
+                (secrets.token_bytes(32),),
+            )
+            row = self._conn.execute(sql).fetchone()
+        return bytes(row[0])
 
     def close(self) -> None:
+        self._builder.stop()
         with self._lock:
-            for column in self._indexes.values():
-                column.save_if_changed()
+            for column in list(self._indexes.values()):
+                try:
+                    column.settle()
+                    column.save(force=True)
+                except Exception:  # closing must not fail for the sake of a cache
+                    logger.exception("livevec: could not save the index of %s.%s", *column._names)
             self._conn.close()
+            while not self._readers.empty():
+                self._readers.get_nowait().close()
 
-    # --- transactions -------------------------------------------------------------------------
+    # --- connections and transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read on: the writer's inside this thread's own transaction (and for an
+        in-memory database, which has only one), else a pooled reader."""
+        if self._memory or self._writer_thread == threading.get_ident():
+            with self._lock:
+                yield self._conn
+            return
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            try:
+                conn = self._connect()
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if self._readers.qsize() < _POOLED_READERS:
+                self._readers.put(conn)
+            else:
+                conn.close()
+
+    def _in_transaction(self) -> bool:
+        return self._writer_thread == threading.get_ident() and self._depth > 0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             depth = self._depth
-            self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT lv{depth}")
+            if depth == 0:
+                self._begin()
+                self._writer_thread, self._aborted = threading.get_ident(), None
+            else:
+                self._execute(f"SAVEPOINT lv{depth}")
             self._depth += 1
             try:
                 yield
+                if depth > 0:
+                    self._execute(f"RELEASE lv{depth}")
+                else:
+                    self._commit()
             except BaseException:
-                if depth == 0:
-                    self._conn.execute("ROLLBACK")
-                else:
-                    self._conn.execute(f"ROLLBACK TO lv{depth}")
-                    self._conn.execute(f"RELEASE lv{depth}")
-                # an index may have applied the rolled-back writes: it re-reads those rows
-                for column in self._indexes.values():
-                    column.rollback(in_transaction=depth > 0)
+                self._roll_back(depth)
                 raise
-            else:
-                if depth == 0:
-                    self._prune_change_log()
-                    self._conn.execute("COMMIT")
-                    # the write reaches every loaded index before the call that made it returns
-                    for column in self._indexes.values():
-                        column.commit()
-                        column.sync(in_transaction=False)
-                else:
-                    self._conn.execute(f"RELEASE lv{depth}")
             finally:
                 self._depth = depth
+                if depth == 0:
+                    self._writer_thread = None
+            if depth == 0:
+                self._after_commit()
+
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StorageError(
+                    f"waited {self.busy_timeout:g} s for another writer to finish its transaction "
+                    f"on {self.url!r} (busy_timeout)"
+                ) from exc
+            raise StorageError(f"cannot start a write on {self.url!r}: {exc}") from exc
+
+    def _commit(self) -> None:
+        if self._aborted is not None:
+            raise StorageError(
+                f"the transaction was rolled back by SQLite ({self._aborted}); nothing was written"
+            ) from self._aborted
+        self._prune_change_log()
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"the commit failed ({exc}); nothing was written") from exc
+
+    def _roll_back(self, depth: int) -> None:
+        """Undo this level; SQLite may have rolled the whole transaction back already."""
+        try:
+            if not self._conn.in_transaction:
+                return
+            if depth == 0:
+                self._conn.execute("ROLLBACK")
+            else:
+                self._conn.execute(f"ROLLBACK TO lv{depth}")
+                self._conn.execute(f"RELEASE lv{depth}")
+        except sqlite3.Error:
+            # a connection that cannot even roll back: end the transaction at any cost
+            logger.exception("livevec: rollback failed on %s", self.url)
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+
+    def _after_commit(self) -> None:
+        """The write reaches every loaded index before the call that made it returns; a failure
+        here must not turn the committed write into an error: the next search catches up."""
+        for column in list(self._indexes.values()):
+            try:
+                with column.lock:
+                    self._conn.execute("BEGIN")  # one snapshot, whatever other processes commit
+                    try:
+                        column.catch_up(self._conn)
+                    finally:
+                        self._conn.execute("COMMIT")
+            except Exception:
+                logger.exception("livevec: the index of %s.%s will catch up later", *column._names)
+        self._builder.wake()
 
     def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if self._aborted is not None:
+            raise StorageError(
+                f"the transaction was rolled back by SQLite ({self._aborted}); leave the block"
+            ) from self._aborted
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise _integrity_error(exc) from exc
+        except sqlite3.Error as exc:
+            if self._depth > 0 and not self._conn.in_transaction:
+                self._aborted = exc  # e.g. a trigger's RAISE(ROLLBACK): later statements must fail
+            raise _storage_error(exc) from exc
+
+    def _executemany(self, sql: str, params: Any) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, params)
+        except sqlite3.Error as exc:
+            if self._depth > 0 and not self._conn.in_transaction:
+                self._aborted = exc
+            raise _storage_error(exc) from exc
 
     def _query(self, sql: str, params: Any = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        with self._reader() as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from exc
 
     # --- tables -------------------------------------------------------------------------------
 
@@ -191,14 +339,14 @@ class SQLiteBackend(Backend):
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             for c in spec.columns:
                 if c.index and not c.primary_key:
-                    index = quote(f"_livevec_{spec.name}_{c.name}")
+                    index = quote(_object_name("index", spec.name, c.name))
                     self._execute(f"CREATE INDEX {index} ON {t} ({quote(c.name)})")
             for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
-                trigger = quote(f"_livevec_{spec.name}_{op}")
+                trigger = quote(_object_name(op, spec.name))
                 body = log.format(row=row, op=op)
                 self._execute(f"CREATE TRIGGER {trigger} AFTER {op.upper()} ON {t} BEGIN {body}; END")
             # a changed primary key is the old key's delete as far as followers are concerned
-            trigger = quote(f"_livevec_{spec.name}_rekey")
+            trigger = quote(_object_name("rekey", spec.name))
             body = log.format(row="OLD", op="delete")
             self._execute(
                 f"CREATE TRIGGER {trigger} AFTER UPDATE OF {quote(pk.name)} ON {t} "
@@ -238,7 +386,7 @@ class SQLiteBackend(Backend):
             ("delete", "DELETE", f"{forget};"),
             ("update", f"UPDATE OF {watched}", f"{forget}; {add};"),
         ):
-            trigger = quote(f"_livevec_{spec.name}_fts_{op}")
+            trigger = quote(_object_name(f"fts_{op}", spec.name))
             self._execute(f"CREATE TRIGGER {trigger} AFTER {on} ON {t} BEGIN {body} END")
         self._execute(f"INSERT INTO {f} ({f}) VALUES ('rebuild')")
 
@@ -251,7 +399,8 @@ class SQLiteBackend(Backend):
             self._log_reset(name)
         for vector in spec.vectors if spec else []:
             self._column_index(spec, vector).delete_files()
-            del self._indexes[(name, vector.name)]
+            with self._indexes_lock:
+                self._indexes.pop((name, vector.name), None)
 
     def _log_reset(self, name: str) -> None:
         self._execute(
@@ -334,22 +483,45 @@ class SQLiteBackend(Backend):
 
     def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
         names = spec.column_names
-        with self._lock:
-            column = self._column_index(spec, spec.vector(request.column))
-            column.sync(in_transaction=self._depth > 0)
-            where = self._where(spec, request.filters) if request.filters else None
-            found = column.search(request, where, ", ".join(map(quote, names)))
+        where = self._where(spec, request.filters) if request.filters else None
+        column = self._column_index(spec, spec.vector(request.column))
+        with self._reader() as conn:
+            in_transaction = self._in_transaction()
+            try:
+                with column.lock:
+                    # the snapshot starts under the lock: it is at least as new as the index
+                    if not in_transaction:
+                        conn.execute("BEGIN")
+                    try:
+                        found = column.search(
+                            conn, request, where, ", ".join(map(quote, names)), in_transaction=in_transaction
+                        )
+                    finally:
+                        if not in_transaction:
+                            conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from exc
+        self._builder.wake()
         pk = spec.primary_key.name
         rows = self._rows(spec, names, [row for row, _ in found])
         hits = list(zip(rows, (distance for _, distance in found), strict=True))
         hits.sort(key=lambda hit: (hit[1], hit[0][pk]))
         return hits[: request.limit]
 
+    def wait_for_indexes(self) -> None:
+        """Move every row waiting in a loaded column into its graph now (benchmarks and tests)."""
+        for column in list(self._indexes.values()):
+            column.flush()
+
     def _column_index(self, spec: TableSpec, vector: VectorSpec) -> ColumnIndex:
         key = (spec.name, vector.name)
-        if key not in self._indexes or self._indexes[key].vector != vector:  # new, or recreated elsewhere
-            self._indexes[key] = ColumnIndex(self._conn, spec, vector, self.index_options, self._index_dir)
-        return self._indexes[key]
+        with self._indexes_lock:
+            # new, or the table was recreated with another vector column
+            if key not in self._indexes or self._indexes[key].vector != vector:
+                self._indexes[key] = ColumnIndex(
+                    spec, vector, self.index_options, self._index_dir, self._file_key
+                )
+            return self._indexes[key]
 
     # --- full-text search ---------------------------------------------------------------------
 
@@ -369,18 +541,18 @@ class SQLiteBackend(Backend):
             sql += f" AND {t}.rowid IN (SELECT rowid FROM {t} WHERE {where})"
             params += filter_params
         sql += f" ORDER BY bm25({f}), {t}.{pk} LIMIT ?"
-        with self._lock:
-            if not self._has_fulltext_index(spec):
-                with self.transaction():
+        if not self._has_fulltext_index(spec):
+            with self.transaction():
+                if not self._has_fulltext_index(spec):
                     self._create_fulltext(spec)
-            rows = self._conn.execute(sql, [*params, int(request.limit)]).fetchall()
+        rows = self._query(sql, [*params, int(request.limit)])
         # SQLite's bm25() is negated so that ascending order is best first: flip it back
         return [(self._rows(spec, names, [row[1:]])[0], -float(row[0])) for row in rows]
 
     def _has_fulltext_index(self, spec: TableSpec) -> bool:
         """False only for a file made before full-text search existed: the index is then built once."""
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return self._conn.execute(sql, (_fts_table(spec.name),)).fetchone() is not None
+        return bool(self._query(sql, (_fts_table(spec.name),)))
 
     # --- embedding cache ----------------------------------------------------------------------
 
@@ -397,7 +569,7 @@ class SQLiteBackend(Backend):
 
     def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None:
         with self.transaction():
-            self._conn.executemany(
+            self._executemany(
                 "INSERT OR IGNORE INTO _livevec_embeddings (model, hash, vector) VALUES (?, ?, ?)",
                 [(model_key, h, np.asarray(v, dtype="<f4").tobytes()) for h, v in items],
             )
@@ -415,10 +587,74 @@ class SQLiteBackend(Backend):
         return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
 
     def _prune_change_log(self) -> None:
-        self._conn.execute(
+        self._execute(
             "DELETE FROM _livevec_changes WHERE seq <= (SELECT max(seq) FROM _livevec_changes) - ?",
             (_CHANGE_LOG_KEEP,),
         )
+
+
+_running_builders: weakref.WeakSet[_IndexBuilder] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builders() -> None:
+    """At exit, let each builder finish its chunk: a thread killed inside usearch aborts the process."""
+    for builder in list(_running_builders):
+        builder.stop()
+
+
+class _IndexBuilder:
+    """The backend's background thread: moves the rows that searches found changed into the HNSW
+    graphs, in slices short enough that no search waits long for a column's lock, and saves graphs.
+
+    It starts with the first column that has rows waiting, and sleeps when there is nothing to do.
+    """
+
+    def __init__(self, backend: SQLiteBackend) -> None:
+        self._backend = backend
+        self._wakeup = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def wake(self) -> None:
+        if self._stopped or not any(c.pending for c in list(self._backend._indexes.values())):
+            return
+        with self._start_lock:
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(target=self._run, name="livevec-index-builder", daemon=True)
+                self._thread.start()
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        with self._start_lock:
+            self._stopped = True
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        _running_builders.add(self)
+        while not self._stopped:
+            worked = False
+            for column in list(self._backend._indexes.values()):
+                if self._stopped:
+                    return
+                try:
+                    worked |= column.build_step(lambda: self._stopped)
+                    if not column.pending:
+                        column.save()
+                except Exception:  # the thread must outlive any one column's trouble
+                    logger.exception("livevec: building the index of %s.%s failed", *column._names)
+                    time.sleep(1.0)
+                time.sleep(0)  # let searches take the lock between slices
+            if not worked:
+                self._wakeup.wait(1.0)
+                self._wakeup.clear()
+                with self._start_lock:  # idle: end the thread; the next wake() starts another
+                    if not any(c.pending for c in list(self._backend._indexes.values())):
+                        self._thread = None
+                        return
 
 
 def _fts_table(table: str) -> str:
@@ -433,6 +669,22 @@ def fts_query(text: str) -> str:
     """
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in list(words)[:_MAX_QUERY_WORDS])
+
+
+def _object_name(kind: str, table: str, column: str | None = None) -> str:
+    """The name of a trigger or index livevec makes for a table: the table's name comes last, after
+    its length, so two tables (or a table and a column) can never be given the same name."""
+    name = f"_livevec_{kind}:{len(table)}:{table}"
+    return name if column is None else f"{name}:{column}"
+
+
+def _storage_error(exc: sqlite3.Error) -> LivevecError:
+    """A SQLite error as a livevec one (the caller chains the original as the cause)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return _integrity_error(exc)
+    if "locked" in str(exc) or "busy" in str(exc):
+        return StorageError(f"waited too long for another connection's lock: {exc}")
+    return StorageError(f"SQLite: {exc}")
 
 
 def _integrity_error(exc: sqlite3.IntegrityError) -> ValidationError:

@@ -7,6 +7,7 @@ step with the table; the index only answers "which ids are nearest to this vecto
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,8 @@ class VectorIndex(Protocol):
 
     def remove(self, ids: np.ndarray) -> None: ...
 
+    def contains(self, ids: np.ndarray) -> np.ndarray: ...
+
     def clear(self) -> None: ...
 
     def __len__(self) -> int: ...
@@ -147,24 +150,40 @@ class ExactIndex:
         return vectors
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace rows (`ids` distinct)."""
         vectors = self._prepare(vectors)
-        for row_id, vector in zip(np.asarray(ids, dtype=np.int64).tolist(), vectors, strict=True):
-            pos = self._position.get(row_id)
-            if pos is None:
-                pos = self._size
-                if pos == len(self._ids):  # grow by doubling: appends stay amortised O(1)
-                    capacity = max(16, 2 * len(self._ids))
-                    self._ids = np.resize(self._ids, capacity)
-                    self._vectors = np.resize(self._vectors, (capacity, self.dimensions))
-                    self._sq_norms = np.resize(self._sq_norms, capacity)
-                self._position[row_id] = pos
-                self._ids[pos] = row_id
-                self._size += 1
-            self._vectors[pos] = vector
-            self._sq_norms[pos] = float(vector @ vector)
+        ids = np.asarray(ids, dtype=np.int64)
+        positions = np.array([self._position.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+        known = positions >= 0
+        self._vectors[positions[known]] = vectors[known]
+        self._sq_norms[positions[known]] = np.einsum("ij,ij->i", vectors[known], vectors[known])
+        new_ids, new_vectors = ids[~known], vectors[~known]
+        start, end = self._size, self._size + len(new_ids)
+        if end > len(self._ids):  # grow by doubling: appends stay amortised O(1)
+            capacity = max(16, 2 * len(self._ids), end)
+            self._ids = np.resize(self._ids, capacity)
+            self._vectors = np.resize(self._vectors, (capacity, self.dimensions))
+            self._sq_norms = np.resize(self._sq_norms, capacity)
+        self._ids[start:end] = new_ids
+        self._vectors[start:end] = new_vectors
+        self._sq_norms[start:end] = np.einsum("ij,ij->i", new_vectors, new_vectors)
+        self._position.update(zip(new_ids.tolist(), range(start, end), strict=True))
+        self._size = end
 
     def remove(self, ids: np.ndarray) -> None:
-        for row_id in np.asarray(ids, dtype=np.int64).tolist():
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) > 64:  # many at once: compact the arrays in one pass
+            keep = np.isin(self._ids[: self._size], ids, invert=True)
+            if keep.all():
+                return
+            size = int(keep.sum())
+            self._ids[:size] = self._ids[: self._size][keep]
+            self._vectors[:size] = self._vectors[: self._size][keep]
+            self._sq_norms[:size] = self._sq_norms[: self._size][keep]
+            self._size = size
+            self._position = {row_id: pos for pos, row_id in enumerate(self._ids[:size].tolist())}
+            return
+        for row_id in ids.tolist():
             pos = self._position.pop(row_id, None)
             if pos is None:
                 continue
@@ -176,6 +195,14 @@ class ExactIndex:
                 self._sq_norms[pos] = self._sq_norms[last]
                 self._position[moved] = pos
             self._size = last
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        return np.array([i in self._position for i in np.asarray(ids, dtype=np.int64).tolist()], dtype=bool)
+
+    def items(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of (ids, vectors) of up to `limit` rows (cosine vectors come back normalised)."""
+        end = self._size if limit is None else min(limit, self._size)
+        return self._ids[:end].copy(), self._vectors[:end].copy()
 
     def search(
         self,
@@ -210,8 +237,21 @@ def _nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> 
     return ids[order], found[order]
 
 
+# from this many rows on, an add runs on every core (and is checked for unreachable nodes)
+_PARALLEL_ADD_ROWS = 256
+
 # how far a quantized vector's distance can drift from the float32 one (cosine on unit vectors)
 _TOLERANCE = {"f32": 0.0, "f16": 0.002, "i8": 0.03}
+
+
+def _usearch_index() -> type:
+    """usearch's Index class. ONNX Runtime (the local model's) must be imported first when it is
+    installed: imported after usearch's extension (2.26), it crashes the process (SIGSEGV)."""
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
 
 
 class HnswIndex:
@@ -229,8 +269,7 @@ class HnswIndex:
         self.clear()
 
     def clear(self) -> None:
-        from usearch.index import Index
-
+        Index = _usearch_index()  # noqa: N806 (a class)
         self._index = Index(
             ndim=self.dimensions,
             metric="cos" if self.distance == "cosine" else "l2sq",
@@ -249,20 +288,56 @@ class HnswIndex:
         return self.options.expansion_search or search_breadth(len(self._index))
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace vectors. Many rows at once are added on every core, then checked: usearch's
+        parallel add leaves a few nodes per ten thousand unreachable, which are added again alone."""
         ids = np.asarray(ids, dtype=np.uint64)
         if not len(ids):
             return
-        present = np.atleast_1d(self._index.contains(ids))
-        if present.any():
-            self._index.remove(ids[present])
+        self.remove(ids)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
-        # a commit's handful of rows goes in on this thread; a bulk load spreads over every core
-        self._index.add(ids, vectors, threads=1 if len(ids) < 256 else 0)
+        if len(ids) < _PARALLEL_ADD_ROWS:
+            self._index.add(ids, vectors, threads=1)
+        else:
+            self._index.add(ids, vectors, threads=0)
+            self.repair(ids, vectors)
+
+    def unreachable(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The ids that a search for their own vector does not find."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        if not len(ids):
+            return ids
+        # a narrow search finds almost every node cheaply; the few it misses get a wide one
+        missed = ids
+        for breadth, k in ((8, 1), (max(512, self.breadth), 10)):
+            self._index.expansion_search = breadth
+            queries = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+            queries = queries[np.isin(ids, missed)]
+            found = self._index.search(queries, k, threads=0).keys.reshape(len(queries), -1)
+            missed = missed[~(found == missed[:, None]).any(axis=1)]
+            if not len(missed):
+                break
+        return missed
+
+    def repair(self, ids: np.ndarray, vectors: np.ndarray) -> int:
+        """Add again, one by one on this thread, the nodes a search cannot reach; how many there were."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        missed = self.unreachable(ids, vectors)
+        if len(missed):
+            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+            self._index.remove(missed)
+            self._index.add(missed, vectors[np.isin(ids, missed)], threads=1)
+        return len(missed)
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.uint64)
         if len(ids):
-            self._index.remove(ids)
+            present = np.atleast_1d(self._index.contains(ids))
+            if present.any():
+                self._index.remove(ids[present])
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.uint64)
+        return np.atleast_1d(self._index.contains(ids)) if len(ids) else np.zeros(0, dtype=bool)
 
     def search(
         self,
@@ -295,8 +370,7 @@ class HnswIndex:
 
     def load(self, path: Path) -> None:
         """Replace the contents with a saved index; raises ValueError if it was built differently."""
-        from usearch.index import Index
-
+        Index = _usearch_index()  # noqa: N806 (a class)
         meta = Index.metadata(str(path))
         if meta is None or meta["dimensions"] != self.dimensions:
             raise ValueError(f"{path} does not hold a {self.dimensions}-d index")
