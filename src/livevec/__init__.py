@@ -11,6 +11,7 @@ from ._errors import (
     StorageError,
     TableExistsError,
     TableNotFoundError,
+    TruncationWarning,
     ValidationError,
 )
 from ._schema import Field, TableModel
@@ -44,6 +45,7 @@ __all__ = [
     "TableExistsError",
     "TableModel",
     "TableNotFoundError",
+    "TruncationWarning",
     "ValidationError",
     "connect",
     "copy_table",

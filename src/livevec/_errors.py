@@ -41,3 +41,7 @@ class EmbeddingError(LivevecError):
 
 class StorageError(LivevecError):
     """The storage backend failed (cannot open the file, connection lost...)."""
+
+
+class TruncationWarning(UserWarning):
+    """Texts were longer than the embedding model's window: only their first tokens were embedded."""

@@ -8,8 +8,10 @@ the backend keeps beside the table so `open_table` works from any process withou
 from __future__ import annotations
 
 import datetime as dt
+import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -17,10 +19,14 @@ import pydantic
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ._errors import SchemaError
+from ._errors import SchemaError, ValidationError
 
 ColumnType = Literal["int", "float", "str", "bool", "datetime", "date", "json", "vector"]
 Distance = Literal["cosine", "l2"]
+INT64_MAX = 2**63 - 1
+# livevec's own tables, indexes and triggers start with _livevec, SQLite's with sqlite_: a user table
+# of such a name would replace or break them (drop the embedding cache, another table's FTS index)
+RESERVED_PREFIXES = ("_livevec", "sqlite_")
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,19 @@ class TableSpec:
 
     @classmethod
     def from_model(cls, model: type[TableModel], name: str | None = None) -> TableSpec:
-        name = name or getattr(model, "__tablename__", None)
-        if not name or not isinstance(name, str):
-            raise SchemaError(f"{model.__name__}: set __tablename__ (or pass a table name)")
+        given_as = "name"
+        if name is None:
+            name, given_as = getattr(model, "__tablename__", None), "__tablename__"
+            if name is None:
+                raise SchemaError(f"{model.__name__}: set __tablename__ (or pass a table name)")
+        check_table_name(name, given_as)
         columns: list[ColumnSpec] = []
         vectors: list[VectorSpec] = []
         for field_name, info in model.model_fields.items():
+            if "\x00" in field_name or unstorable(field_name):
+                raise ValidationError(
+                    f"column name {field_name!r}: NUL or a lone surrogate", field=field_name
+                )
             vector = _marker(info, VectorMarker)
             column = _marker(info, ColumnMarker) or ColumnMarker()
             nullable, ctype = _column_type(model.__name__, field_name, info.annotation)
@@ -145,6 +158,51 @@ class TableSpec:
             if c.index and c.type in ("vector", "json"):
                 raise SchemaError(f"{model.__name__}.{c.name}: index=True is for fields that filters compare")
         return cls(name=name, columns=columns, vectors=vectors)
+
+
+def check_table_name(name: Any, field: str) -> None:
+    """A ValidationError naming `field` unless `name` can be a user table's name on both backends."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"a table name is a non-empty str, got {name!r}", field=field)
+    reason = "contains a NUL character" if "\x00" in name else unstorable(name)
+    if reason is None and name.casefold().startswith(RESERVED_PREFIXES):
+        reason = f"names starting with {' or '.join(RESERVED_PREFIXES)} are livevec's and SQLite's own"
+    if reason:
+        raise ValidationError(f"table name {name!r}: {reason}", field=field)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for an error message; an integer of over 4,300 digits has none (str() refuses)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits"
+
+
+def unstorable(value: Any, *, in_json: bool = False) -> str | None:
+    """Why a value cannot be stored as given on both backends, or None if it can.
+
+    Columns hold 64-bit integers (a JSON document any integer), finite floats (SQLite would store
+    NaN as NULL, PostgreSQL's JSON refuses it) and text that encodes to UTF-8 (a lone surrogate
+    such as "\\ud800" does not).
+    """
+    if isinstance(value, str):
+        if not value.isascii():  # the common case costs one scan in C
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"contains a lone surrogate {value[exc.start]!r}, which is not UTF-8 text"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"{value} is not a finite number"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not in_json and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            return "the integer is outside the 64-bit range [-2**63, 2**63 - 1]"
+    elif isinstance(value, Mapping):
+        return next(filter(None, (unstorable(v, in_json=True) for kv in value.items() for v in kv)), None)
+    elif isinstance(value, list | tuple):
+        return next(filter(None, (unstorable(v, in_json=True) for v in value)), None)
+    return None
 
 
 def _marker(info: FieldInfo, kind: type) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 import pydantic
 
 from ._errors import DuplicateKeyError, ValidationError
-from ._schema import TableModel, TableSpec, VectorSpec
+from ._schema import INT64_MAX, TableModel, TableSpec, VectorSpec, shown, unstorable
 from .embeddings import EmbeddingFunction
 from .filters import Filters, compile_filters
 from .search import QueryResult, Search, SearchType
@@ -128,25 +128,25 @@ class Table:
             raise ValidationError("give filters (use {} to update every row)", field="filters")
         compile_filters(filters, self.spec)
         values = {name: self._validate_value(name, v) for name, v in values.items()}
-        vector_updates: list[tuple[dict[str, Any], Filters]] = []
-        for vector in self.spec.vectors:
-            source = vector.source_field
-            if vector.name in values or source not in values:
-                continue
-            text = values[source]
-            if text is None:
-                values[vector.name] = None
-                continue
-            # only rows whose text really changes get the new vector; the others keep theirs
-            changed = {"$or": [{source: {"$ne": text}}, {source: None}]}
-            where = {"$and": [filters, changed]} if filters else changed
-            if self.backend.count(self.spec, where):
-                fn = self._embeddings[vector.name]
-                embedded = fn.embed_documents([text], cache=self.backend)[0]
-                vector_updates.append(({vector.name: embedded}, where))
+        # The count that decides whether to embed, and the writes, see the same rows: taken before
+        # the transaction, a concurrent writer could change a text in between and leave it with the
+        # vector of another text.
         with self.backend.transaction():
-            for vector_values, where in vector_updates:
-                self.backend.update(self.spec, vector_values, where)
+            for vector in self.spec.vectors:
+                source = vector.source_field
+                if vector.name in values or source not in values:
+                    continue
+                text = values[source]
+                if text is None:
+                    values[vector.name] = None
+                    continue
+                # only rows whose text really changes get the new vector; the others keep theirs
+                changed = {"$or": [{source: {"$ne": text}}, {source: None}]}
+                where = {"$and": [filters, changed]} if filters else changed
+                if self.backend.count(self.spec, where):
+                    fn = self._embeddings[vector.name]
+                    embedded = fn.embed_documents([text], cache=self.backend)[0]
+                    self.backend.update(self.spec, {vector.name: embedded}, where)
             return self.backend.update(self.spec, values, filters)
 
     def delete(self, filters: Filters | None) -> int:
@@ -184,10 +184,11 @@ class Table:
                         f"unknown field; the table has {self.spec.column_names}", field=name
                     )
                 order.append((name, item.startswith("-")))
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValidationError(f"must be a non-negative integer, got {limit!r}", field="limit")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValidationError(f"must be a non-negative integer, got {offset!r}", field="offset")
+        for name, value in (("limit", 0 if limit is None else limit), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+                raise ValidationError(
+                    f"must be an integer from 0 to 2**63 - 1, got {shown(value)}", field=name
+                )
         rows = self.backend.select(self.spec, filters, order_by=order, limit=limit, offset=offset)
         return QueryResult(rows, self.model)
 
@@ -224,6 +225,10 @@ class Table:
             checked = self.model.model_validate(plain).model_dump()
         except pydantic.ValidationError as exc:
             raise _from_pydantic(exc, f"row {position}: ") from None
+        for name, value in checked.items():
+            reason = unstorable(value, in_json=self.spec.column(name).type == "json")
+            if reason:
+                raise ValidationError(f"row {position}: {reason}", field=name)
         for vector in self.spec.vectors:
             given = vectors[vector.name]
             checked[vector.name] = None if given is None else self.check_vector(vector, given, vector.name)
@@ -246,6 +251,9 @@ class Table:
             value = self._adapters[name].validate_python(value)
         except pydantic.ValidationError as exc:
             raise ValidationError(exc.errors()[0]["msg"], field=name) from None
+        reason = unstorable(value, in_json=column.type == "json")
+        if reason:
+            raise ValidationError(reason, field=name)
         if column.primary_key and value is None:
             raise ValidationError("the primary key cannot be null", field=name)
         if value is not None and any(v.source_field == name for v in self.spec.vectors) and not value.strip():
@@ -282,7 +290,7 @@ def _from_pydantic(exc: pydantic.ValidationError, where: str = "") -> Validation
     field = ".".join(str(p) for p in error["loc"]) or None
     if error["type"] == "extra_forbidden":
         return ValidationError(f"{where}unknown field", field=field)
-    return ValidationError(f"{where}{error['msg']} (got {error.get('input')!r})", field=field)
+    return ValidationError(f"{where}{error['msg']} (got {shown(error.get('input'))})", field=field)
 
 
 def _as_lists(row: dict[str, Any]) -> dict[str, Any]:

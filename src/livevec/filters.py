@@ -4,7 +4,12 @@
     {"price": {"$gte": 10, "$lt": 50}}               several operators on one field are ANDed
     {"$or": [{"category": "bags"}, {"price": {"$lt": 5}}]}
 
-Values always travel as parameters; field names are checked against the table's columns.
+Values always travel as parameters; field names are checked against the table's columns, values
+against what both backends can compare (64-bit integers, finite floats, UTF-8 text).
+
+Empty parts follow logic, so that a filter built from a list that happens to be empty still means
+something: `{}` and `{"$and": []}` match every row, `{"$or": []}` matches none (as `$in: []` matches
+none and `$nin: []` every row); so `{"$or": [{}]}` matches every row.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import FilterError
-from ._schema import TableSpec
+from ._schema import TableSpec, shown, unstorable
 
 Filters = Mapping[str, Any]
 
@@ -51,8 +56,11 @@ def _compile(filters: Any, spec: TableSpec, mark: str, adapt: Callable, params: 
     parts = []
     for key, value in filters.items():
         if key in ("$and", "$or"):
-            if not isinstance(value, list | tuple) or not value:
-                raise FilterError("takes a non-empty list of filters", field=key)
+            if not isinstance(value, list | tuple):
+                raise FilterError(f"takes a list of filters, got {type(value).__name__}", field=key)
+            if not value:  # the empty AND is true, the empty OR false
+                parts.append("1=1" if key == "$and" else "1=0")
+                continue
             joined = f" {key[1:].upper()} ".join(
                 "(" + _compile(f, spec, mark, adapt, params) + ")" for f in value
             )
@@ -63,7 +71,7 @@ def _compile(filters: Any, spec: TableSpec, mark: str, adapt: Callable, params: 
             )
         else:
             parts.append(_field_condition(key, value, spec, mark, adapt, params))
-    return " AND ".join(parts)
+    return " AND ".join(parts) or "1=1"  # {} matches every row
 
 
 def _field_condition(
@@ -117,6 +125,15 @@ def _check_value(name: str, column_type: str, op: str, value: Any) -> Any:
         accepted = ()
     if not isinstance(value, accepted):
         raise FilterError(
-            f"{op} needs a {column_type} value, got {type(value).__name__} {value!r}", field=name
+            f"{op} needs a {column_type} value, got {type(value).__name__} {shown(value)}", field=name
         )
+    if column_type == "float" and isinstance(value, int):
+        # a float column compares with any integer, but the backends bind only 64-bit ones
+        try:
+            value = float(value)
+        except OverflowError:
+            raise FilterError(f"{op}: the integer is too large for a float", field=name) from None
+    reason = unstorable(value)
+    if reason:
+        raise FilterError(f"{op}: {reason}", field=name)
     return value

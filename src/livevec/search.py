@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ._errors import ValidationError
+from ._schema import shown, unstorable
 from .filters import Filters, compile_filters
 from .storage import FulltextSearch, VectorSearch
 
@@ -112,6 +113,9 @@ class Search:
     _fusion: Fusion = Fusion()
 
     def __post_init__(self) -> None:
+        reason = unstorable(self.query) if isinstance(self.query, str) else None
+        if reason:  # neither the model's tokenizer nor the full-text index takes it
+            raise ValidationError(reason, field="query")
         if self.search_type not in SEARCH_TYPES:
             raise ValidationError(
                 f"must be one of {list(SEARCH_TYPES)}, got {self.search_type!r}", field="search_type"
@@ -146,7 +150,7 @@ class Search:
 
     def limit(self, k: int) -> Search:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LIMIT:
-            raise ValidationError(f"must be an integer from 1 to {MAX_LIMIT}, got {k!r}", field="limit")
+            raise ValidationError(f"must be an integer from 1 to {MAX_LIMIT}, got {shown(k)}", field="limit")
         return replace(self, _limit=k)
 
     def distance_threshold(self, max_distance: float) -> Search:
@@ -348,8 +352,12 @@ class Search:
 def _check_number(
     name: str, value: float, *, low: float | None = None, high: float | None = None, low_open: bool = False
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"must be a finite number, got {value!r}", field=name)
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        raise ValidationError(f"must be a finite number, got {shown(value)}", field=name)
     value = float(value)
     if low is not None and (value < low or (low_open and value == low)):
         raise ValidationError(f"must be {'above' if low_open else 'at least'} {low}, got {value}", field=name)

@@ -153,25 +153,29 @@ class OnnxModel:
         finally:
             temp.unlink(missing_ok=True)
 
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """One float32 vector per text, in order; texts run sorted by length so batches pad little."""
+    def encode(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, int]:
+        """One float32 vector per text, in order, and how many texts were cut to `max_length` tokens.
+
+        Texts run sorted by length so batches pad little.
+        """
         order = np.argsort([-len(t) for t in texts], kind="stable")
         batches = [
             self._encode_batch([texts[i] for i in order[start : start + batch_size]])
             for start in range(0, len(texts), batch_size)
         ]
         if not batches:
-            return np.empty((0, 0), dtype=np.float32)
-        out = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)
-        out[order] = np.vstack(batches)
-        return out
+            return np.empty((0, 0), dtype=np.float32), 0
+        out = np.empty((len(texts), batches[0][0].shape[1]), dtype=np.float32)
+        out[order] = np.vstack([vectors for vectors, _ in batches])
+        return out, sum(cut for _, cut in batches)
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+    def _encode_batch(self, texts: list[str]) -> tuple[np.ndarray, int]:
         if self.steps["lower_case"]:
             texts = [t.lower() for t in texts]
         tokens = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
         )
+        cut = truncated(tokens)
         feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self.input_names}
         with self._lock:  # one run at a time: ONNX Runtime already uses every core for one batch
             hidden = self.session.run(None, feed)[0]
@@ -182,4 +186,10 @@ class OnnxModel:
             vectors = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         if self.steps["normalize"]:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors.astype(np.float32)
+        return vectors.astype(np.float32), cut
+
+
+def truncated(tokens: Any) -> int:
+    """How many texts a tokenizer call cut: the fast (Rust) tokenizer keeps what it cut off each text
+    in `overflowing` at no extra cost. A slow (Python) tokenizer keeps nothing: 0."""
+    return sum(1 for encoding in tokens.encodings or () if encoding.overflowing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from functools import cached_property
 from importlib import import_module
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._errors import EmbeddingError
+from .._errors import EmbeddingError, TruncationWarning
 from . import _onnx
 from ._base import EmbeddingProvider
 
@@ -131,10 +132,27 @@ class LocalProvider(EmbeddingProvider):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.runtime == "onnx":
-            return self._onnx_model.encode(texts, self.model_batch_size)
-        return self._model.encode(
-            texts, batch_size=self.model_batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+            vectors, cut = self._onnx_model.encode(texts, self.model_batch_size)
+            window = self._onnx_model.max_length
+        else:
+            vectors = self._model.encode(
+                texts, batch_size=self.model_batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
+            # sentence-transformers does not say what it cut: tokenize again to count (a small part
+            # of the model's time); a model without a tokenizer or a window cuts nothing
+            window = self._model.max_seq_length
+            tokenizer = getattr(self._model, "tokenizer", None)
+            cut = 0
+            if window and tokenizer:
+                cut = _onnx.truncated(tokenizer(texts, truncation=True, max_length=window))
+        if cut:
+            warnings.warn(
+                f"local/{self.model}: {cut} of {len(texts)} texts were longer than the model's window of "
+                f"{window} tokens; only their first {window} tokens were embedded",
+                TruncationWarning,
+                stacklevel=2,
+            )
+        return vectors
 
 
 def _offline() -> None:
