@@ -74,11 +74,17 @@ class Livevec:
             [{"id": int(i), "bucket": int(b), "vec": v} for i, v, b in zip(ids, vectors, groups, strict=True)]
         )
 
+    def finish(self):
+        # rows are searchable once inserted (exactly, from the index's delta); the graph takes them
+        # in the background: the ingest figure counts until the graph holds every row
+        self.table.search(self.probe).to_list()
+        self.db.backend.wait_for_indexes()
+
     def set_ef(self, ef: int) -> None:
         # benchmark-only: retune the live graph in place instead of rebuilding a million rows
-        column = self.db.backend._indexes[("rows", "vec")].index
-        column.options = dataclasses.replace(column.options, expansion_search=ef)
-        column._index.expansion_search = ef
+        graph = self.db.backend._indexes[("rows", "vec")].main
+        graph.options = dataclasses.replace(graph.options, expansion_search=ef)
+        graph._index.expansion_search = ef
 
     def search(self, q, where):
         s = self.table.search(q).limit(K)
@@ -92,9 +98,6 @@ class LivevecBulk(Livevec):
     search builds the graph from the table on every core), as a process opening an existing file does."""
 
     bulk = True
-
-    def finish(self):
-        self.table.search(self.probe).to_list()
 
 
 class Usearch:

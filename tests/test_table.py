@@ -270,3 +270,36 @@ def test_open_table_without_the_class_rebuilds_the_schema(db_path):
         assert table.get(9).name == "Kettle"
         typed = db.open_table("products", schema=Product)
         assert isinstance(typed.get(9), Product)
+
+
+def test_tables_whose_names_share_a_prefix_get_objects_of_their_own(db):
+    # livevec names a trigger or index after its table (and column): "a" with a column "b_c" and
+    # "a_b" with a column "c", or "a"'s full-text triggers and the table "a_fts", must not collide
+    def model(table: str, column: str) -> type[TableModel]:
+        return type(
+            f"M_{table}",
+            (TableModel,),
+            {
+                "__tablename__": table,
+                "__annotations__": {"id": int, "text": str, column: int},
+                "id": Field(primary_key=True),
+                "text": Field(fulltext=True),
+                column: Field(index=True),
+            },
+        )
+
+    tables = {
+        name: db.create_table(model(name, column))
+        for name, column in (("a", "b_c"), ("a_b", "c"), ("a_fts", "x"), ("a_b_c", "insert"))
+    }
+    for number, (name, table) in enumerate(tables.items()):
+        column = next(c.name for c in table.spec.columns if c.name not in ("id", "text"))
+        table.insert([{"id": 1, "text": f"only in {name}", column: number}])
+    for number, (name, table) in enumerate(tables.items()):
+        column = next(c.name for c in table.spec.columns if c.name not in ("id", "text"))
+        assert table.count({column: number}) == 1 and table.count() == 1
+        hits = table.search(f"only in {name}", search_type="fulltext").to_list()
+        assert [h["text"] for h in hits] == [f"only in {name}"]
+    db.drop_table("a")
+    assert tables["a_fts"].search("only", search_type="fulltext").to_list()[0]["text"] == "only in a_fts"
+    assert sorted(db.tables()) == ["a_b", "a_b_c", "a_fts"]
