@@ -47,6 +47,9 @@ class Database:
         self.close()
 
     def close(self) -> None:
+        from .live import close_live_queries
+
+        close_live_queries(self.backend)
         self.backend.close()
 
     def tables(self) -> list[str]:

@@ -13,13 +13,14 @@ similarity for variety, and each result names the interest or product it is clos
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pydantic
@@ -30,6 +31,10 @@ from ._schema import Field, TableModel
 from ._table import Table
 from .filters import Filters, compile_filters
 from .search import MAX_LIMIT
+
+if TYPE_CHECKING:
+    from .live import LiveResult
+    from .storage import Change
 
 EventKind = Literal["view", "like", "cart", "purchase", "dismiss"]
 EVENT_KINDS: tuple[str, ...] = ("view", "like", "cart", "purchase", "dismiss")
@@ -212,6 +217,50 @@ class Recommender:
         Dismissed products never come back; products the user interacted with only with
         `exclude_seen=False`, and purchased ones only if `exclude_purchased=False` too.
         """
+        return self._rank(user_id, limit, filters, diversity, exclude_seen, exclude_purchased).results
+
+    def live_for_user(
+        self,
+        user_id: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        diversity: float = 0.3,
+        exclude_seen: bool = True,
+        exclude_purchased: bool = True,
+    ) -> LiveResult[list[Recommendation]]:
+        """`for_user(...)` kept up to date (see `livevec.live`): a new result comes when this user's
+        profile or events change, or a product changes that is in the result, shapes the taste, or
+        is near enough to the taste to enter it. Close the handle when done.
+
+            with rec.live_for_user("ann", limit=5) as live:
+                for recommendations in live:
+                    print([r.product["name"] for r in recommendations])
+        """
+        from .live import live_queries
+
+        args = (user_id, limit, filters, diversity, exclude_seen, exclude_purchased)
+        first = self._rank(*args)  # bad arguments fail here, not in the follower thread
+        key = ("for_user", self.table.name, self.users_table.name, json.dumps(args, default=repr))
+        state = {"last": first}
+
+        def evaluate() -> list[Recommendation]:
+            state["last"] = self._rank(*args)
+            return state["last"].results
+
+        def affected(changes: list[Change], _: list[Recommendation]) -> bool:
+            return self._affected(user_id, state["last"], changes)
+
+        return live_queries(self.table.backend).open(key, evaluate, affected, _same_recommendations)
+
+    def _rank(
+        self,
+        user_id: str,
+        limit: int,
+        filters: Filters | None,
+        diversity: float,
+        exclude_seen: bool,
+        exclude_purchased: bool,
+    ) -> _Ranking:
         _check_user_id(user_id)
         limit = _limit(limit)
         diversity = _finite(diversity, "diversity", minimum=0.0, maximum=1.0)
@@ -238,16 +287,16 @@ class Recommender:
             anchors.append((_unit(vector), self.profile_weight, None))
         interacted = self._interacted(list(pull))
         anchors += [(vector, pull[key], key) for key, (vector, _) in interacted.items()]
-        if not any(weight > 0 for _, weight, _ in anchors):
-            return self._popular(limit, where, now)
-        taste = np.sum([weight * vector for vector, weight, _ in anchors], axis=0)
-        if np.linalg.norm(taste) < 1e-6:  # the dismissals cancel out the likes: no direction left
-            return self._popular(limit, where, now)
+        watched = set(pull)  # the products the user interacted with: their changes move the taste
+        taste = np.sum([weight * vector for vector, weight, _ in anchors], axis=0) if anchors else None
+        if not any(weight > 0 for _, weight, _ in anchors) or np.linalg.norm(taste) < 1e-6:
+            # nothing to go on, or the dismissals cancel out the likes: no direction left
+            return _Ranking(self._popular(limit, where, now), watched, where)
         taste = _unit(taste)
         pool = limit if diversity == 0 else min(MAX_LIMIT, max(4 * limit, 40))
         rows = self.table.search(taste, vector_column=self.vector_column).filter(where).limit(pool).to_list()
         if not rows:
-            return []
+            return _Ranking([], watched, where, taste)
         vectors = np.stack([_unit(np.asarray(r[self.vector_column], dtype=np.float32)) for r in rows])
         relevance = vectors @ taste
         chosen = _mmr(vectors, relevance, limit, diversity)
@@ -266,7 +315,42 @@ class Recommender:
                     self._product(rows[row_index]), float(relevance[row_index]), reason, because, key
                 )
             )
-        return results
+        worst = rows[-1]["_distance"] if len(rows) == pool else None
+        return _Ranking(results, watched, where, taste, worst)
+
+    def _affected(self, user_id: str, ranking: _Ranking, changes: list[Change]) -> bool:
+        """Can these changes alter this user's recommendations (`ranking`, their last)?"""
+        catalog: list[Any] = []
+        for change in changes:
+            if change.op == "reset":
+                if change.table in (self.table.name, self.users_table.name, self.events_table.name):
+                    return True
+            elif change.table == self.users_table.name and change.key == user_id:
+                return True
+            elif change.table == self.events_table.name:
+                if ranking.taste is None or change.op != "insert":
+                    return True  # popularity counts everyone's events; a deleted event's user is unknown
+                if self.events_table.count({"id": change.key, "user_id": user_id}):
+                    return True
+            elif change.table == self.table.name:
+                catalog.append(change.key)
+        if not catalog:
+            return False
+        shown = {r.product[self._key] for r in ranking.results}
+        if ranking.taste is None or set(catalog) & (shown | ranking.watched):
+            return True
+        # another product matters if it passes the filters and is near enough to enter the pool
+        catalog = list(dict.fromkeys(catalog))
+        for start in range(0, len(catalog), _CHUNK):
+            where = _all_of(ranking.where, {self._key: {"$in": catalog[start : start + _CHUNK]}})
+            for row in self.table.query(where):
+                vector = row[self.vector_column]
+                if vector is None:
+                    continue
+                distance = 1.0 - float(_unit(np.asarray(vector, dtype=np.float32)) @ ranking.taste)
+                if ranking.worst_distance is None or distance <= ranking.worst_distance + 1e-5:
+                    return True
+        return False
 
     def similar(
         self, product_id: Any, limit: int = 10, filters: Filters | None = None
@@ -337,6 +421,26 @@ class Recommender:
         rest = self.table.query(_all_of(where, {self._key: {"$nin": shown}}), limit=limit - len(results))
         results += [Recommendation(self._product(r), 0.0, "from our catalog", "catalog") for r in rest]
         return results
+
+
+@dataclass
+class _Ranking:
+    """A user's recommendations and what they were made of, to tell which changes can alter them."""
+
+    results: list[Recommendation]
+    watched: set[Any]  # the products the user interacted with
+    where: Filters | None  # the caller's filters and the exclusions
+    taste: np.ndarray | None = None  # None at cold start (popular or catalog)
+    worst_distance: float | None = None  # the farthest candidate's; None when there were fewer than asked
+
+
+def _same_recommendations(a: list[Recommendation], b: list[Recommendation]) -> bool:
+    """The same for a shopper: products, reasons, and scores to three decimals (time moves the decay)."""
+
+    def shown(results: list[Recommendation]) -> list[tuple]:
+        return [(r.product, round(r.score, 3), r.reason, r.because, r.because_product) for r in results]
+
+    return shown(a) == shown(b)
 
 
 def _mmr(vectors: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:

@@ -17,6 +17,7 @@ never returned, whichever ranking found it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -29,12 +30,15 @@ from ._errors import ValidationError
 from ._schema import shown, unstorable
 from .filters import Filters, compile_filters
 from .storage import FulltextSearch, VectorSearch
+from .storage.vector_index import distances
 
 if TYPE_CHECKING:
     import pandas
 
     from ._schema import TableModel, VectorSpec
     from ._table import Table
+    from .live import LiveResult
+    from .storage import Change
 
 MAX_LIMIT = 10_000
 SearchType = Literal["vector", "fulltext", "hybrid"]
@@ -43,6 +47,9 @@ FusionMethod = Literal["rrf", "weighted"]
 # each ranking of a hybrid search hands this many candidates (or `limit`, if larger) to the fusion
 HYBRID_CANDIDATES = 100
 _Hits = list[tuple[dict[str, Any], float]]
+# a changed row this close to a live result's bounds is checked by running the search again: the
+# stores compute distances in their own float arithmetic
+_DISTANCE_SLACK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -331,6 +338,64 @@ class Search:
             item["_score"] = ranked.score
             results.append(item)
         return results
+
+    def live(self) -> LiveResult[list[dict[str, Any]]]:
+        """This search kept up to date: `.result` is what `to_list()` gives now, and a new result
+        comes (by iterating, `wait()`, `on_change()` or `async for ... in .changes()`) each time a
+        committed write, from any process, changes it. Close the handle when done.
+
+            with table.search("yoga").limit(5).live() as live:
+                for result in live:
+                    print([row["name"] for row in result])
+        """
+        from .live import live_queries
+
+        search = self
+        if isinstance(self.query, str) and self.search_type == "vector":
+            search = replace(self, query=self._query_vector())  # embedded once, not at every change
+        query = search.query if isinstance(search.query, str) else np.asarray(search.query, np.float32)
+        key = (
+            "search",
+            self.table.name,
+            self.search_type,
+            self._vector_column,
+            query if isinstance(query, str) else query.tobytes(),
+            json.dumps(self._filters, sort_keys=True, default=repr),
+            self._limit,
+            self._max_distance,
+            self._min_distance,
+            self._fusion,
+        )
+        return live_queries(self.table.backend).open(key, search.to_list, search._affected_by)
+
+    def _affected_by(self, changes: list[Change], result: list[dict[str, Any]]) -> bool:
+        """Can these changes alter `result`? (see `livevec.live`)"""
+        table = self.table
+        mine = [c for c in changes if c.table == table.name]
+        if not mine:
+            return False
+        if self.search_type != "vector" or any(c.op == "reset" for c in mine):
+            return True  # BM25 scores depend on every row of the table
+        pk = table.spec.primary_key.name
+        changed = list(dict.fromkeys(c.key for c in mine))
+        if set(changed) & {row[pk] for row in result}:
+            return True
+        vector = self._vector()
+        query = np.asarray(self.query, dtype=np.float32)
+        for start in range(0, len(changed), 500):
+            where = {pk: {"$in": changed[start : start + 500]}}
+            rows = table.query({"$and": [self._filters, where]} if self._filters else where)
+            for row in rows:
+                if row[vector.name] is None:
+                    continue
+                d = float(distances(query, np.asarray([row[vector.name]], np.float32), vector.distance)[0])
+                if self._max_distance is not None and d > self._max_distance + _DISTANCE_SLACK:
+                    continue
+                if self._min_distance is not None and d < self._min_distance - _DISTANCE_SLACK:
+                    continue
+                if len(result) < self._limit or d <= result[-1]["_distance"] + _DISTANCE_SLACK:
+                    return True
+        return False
 
     def to_pandas(self) -> pandas.DataFrame:
         import pandas

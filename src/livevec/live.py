@@ -1,0 +1,267 @@
+"""Live queries: a search (or a shopper's recommendations) kept up to date as the data changes.
+
+    live = table.search("a user likes sports").filter({"price": {"$lt": 50}}).limit(5).live()
+    print(live.result)                       # the current result, as `to_list()` gives it
+    for result in live:                      # blocks; yields each new result, only when it differs
+        print([row["name"] for row in result])
+
+One thread per database follows the change log (`db.changes`), so writes from any process count. For
+each batch of committed changes it asks every live query whether the batch can affect it, and only
+those that can are evaluated again; a query whose new result equals its last one notifies nobody.
+Live queries with the same parameters are evaluated once and shared by all their handles.
+
+A vector search is affected by a change to a row in its result, or to a row that passes its filter,
+lies within its distance bounds and is nearer than its last row (or the result is not full). A
+full-text or hybrid search is affected by any change to its table: a BM25 score depends on every row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from .storage import Backend, Change
+
+T = TypeVar("T")
+logger = logging.getLogger("livevec")
+
+# how often the follower looks for changes on a store that cannot notify (SQLite)
+POLL_INTERVAL = 0.05
+_BATCH = 1000
+
+
+@dataclass
+class _Entry:
+    """One evaluated query, shared by every handle with the same key."""
+
+    key: Any
+    evaluate: Callable[[], Any]  # the current result
+    affected: Callable[[list[Change], Any], bool]  # may these changes alter this result?
+    same: Callable[[Any, Any], bool]  # are two results the same for a subscriber?
+    result: Any = None
+    version: int = 0
+    handles: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    callbacks: list[Callable[[Any], None]] = field(default_factory=list)
+    futures: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=set)
+
+    def publish(self, result: Any) -> None:
+        with self.changed:
+            callbacks = list(self.callbacks)
+        for callback in callbacks:  # before the waiters wake: whoever waits sees them done
+            try:
+                callback(result)
+            except Exception:
+                logger.exception("livevec: a live query's callback failed")
+        with self.changed:
+            self.result, self.version = result, self.version + 1
+            futures, self.futures = self.futures, set()
+            self.changed.notify_all()
+        for loop, future in futures:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class LiveResult(Generic[T]):
+    """A handle on a live query: `result`, iteration over new results, `on_change`, `changes()`.
+
+    Close it (or use it as a context manager) when done: the query is dropped with its last handle.
+    """
+
+    def __init__(self, registry: LiveQueries, entry: _Entry) -> None:
+        self._registry = registry
+        self._entry = entry
+        self._seen = entry.version
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<LiveResult version={self.version} of {self._entry.key!r}>"
+
+    def __enter__(self) -> LiveResult[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def result(self) -> T:
+        """The newest result."""
+        return self._entry.result
+
+    @property
+    def version(self) -> int:
+        """How many results there have been (1 for the first)."""
+        return self._entry.version
+
+    def wait(self, timeout: float | None = None) -> T | None:
+        """Block until there is a result newer than the last one this handle returned; None on timeout."""
+        entry = self._entry
+        with entry.changed:
+            if not entry.changed.wait_for(lambda: entry.version > self._seen or self.closed, timeout):
+                return None
+            self._seen = entry.version
+            return None if self.closed else entry.result
+
+    def __iter__(self) -> Iterator[T]:
+        """Each new result as it comes (blocks between them), until the handle is closed."""
+        while not self.closed:
+            result = self.wait(timeout=1.0)
+            if result is not None:
+                yield result
+
+    def on_change(self, callback: Callable[[T], None]) -> None:
+        """Call `callback(result)` with each new result, on the follower thread (keep it short)."""
+        with self._entry.changed:
+            self._entry.callbacks.append(callback)
+
+    async def changes(self) -> AsyncIterator[T]:
+        """The current result at once, then each new one: `async for result in live.changes()`."""
+        entry = self._entry
+        loop = asyncio.get_running_loop()
+        self._seen = entry.version
+        yield entry.result
+        while not self.closed:
+            future = loop.create_future()
+            with entry.changed:
+                if entry.version == self._seen:
+                    entry.futures.add((loop, future))
+                else:
+                    future.set_result(None)
+            await future
+            if entry.version != self._seen and not self.closed:
+                self._seen = entry.version
+                yield entry.result
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._registry._release(self._entry)
+            with self._entry.changed:
+                self._entry.changed.notify_all()
+
+
+class LiveQueries:
+    """The live queries of one store and the thread that keeps them up to date (see `live_queries`)."""
+
+    def __init__(self, backend: Backend, poll_interval: float = POLL_INTERVAL) -> None:
+        self._db = backend
+        self._poll_interval = poll_interval
+        self._entries: dict[Any, _Entry] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._since = 0
+        self._stopped = False
+        self._caught_up = threading.Condition()  # notified each time `_since` moves
+        self.evaluations = 0  # how many times a query was evaluated (tests and benchmarks read it)
+
+    def open(
+        self,
+        key: Any,
+        evaluate: Callable[[], T],
+        affected: Callable[[list[Change], T], bool],
+        same: Callable[[T, T], bool] = lambda a, b: a == b,
+    ) -> LiveResult[T]:
+        """A handle on the query `key`, evaluated now if no other handle has it yet."""
+        with self._lock:
+            if self._thread is None:
+                # changes committed from here on are checked against every query opened after this
+                self._since = self._db.last_change()
+                self._thread = threading.Thread(target=self._follow, name="livevec-live", daemon=True)
+                self._thread.start()
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = _Entry(key, evaluate, affected, same)
+                entry.result = evaluate()
+                entry.version = 1
+                self.evaluations += 1
+                self._entries[key] = entry
+            entry.handles += 1
+        return LiveResult(self, entry)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every change committed before this call has been checked (and the queries it
+        affects evaluated again); False on timeout. For tests and benchmarks."""
+        target = self._db.last_change()
+        deadline = time.monotonic() + timeout
+        with self._caught_up:
+            return self._caught_up.wait_for(
+                lambda: self._since >= target or self._thread is None, max(0.0, deadline - time.monotonic())
+            )
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.handles -= 1
+            if entry.handles == 0 and self._entries.get(entry.key) is entry:
+                del self._entries[entry.key]
+
+    def close(self) -> None:
+        self._stopped = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _follow(self) -> None:
+        backoff = self._poll_interval
+        while not self._stopped:
+            try:
+                changes = self._db.changes(self._since, _BATCH)
+                if not changes:
+                    self._db.wait_for_change(self._since, self._poll_interval)
+                    continue
+                self._apply(changes)
+                with self._caught_up:
+                    self._since = changes[-1].seq
+                    self._caught_up.notify_all()
+                backoff = self._poll_interval
+            except Exception:  # a store that is away for a while: try again, never die
+                logger.exception("livevec: live queries could not read the change log; retrying")
+                time.sleep(backoff)
+                backoff = min(5.0, backoff * 2)
+
+    def _apply(self, changes: list[Change]) -> None:
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            try:
+                if not entry.affected(changes, entry.result):
+                    continue
+                result = entry.evaluate()
+                self.evaluations += 1
+            except Exception:
+                logger.exception("livevec: a live query could not be evaluated again: %r", entry.key)
+                continue
+            if not entry.same(entry.result, result):
+                entry.publish(result)
+
+
+_registries: weakref.WeakKeyDictionary[Backend, LiveQueries] = weakref.WeakKeyDictionary()
+_registries_lock = threading.Lock()
+
+
+def live_queries(backend: Backend) -> LiveQueries:
+    """The live queries of this store (one follower thread per open database)."""
+    with _registries_lock:
+        registry = _registries.get(backend)
+        if registry is None:
+            registry = _registries[backend] = LiveQueries(backend)
+        return registry
+
+
+def close_live_queries(backend: Backend) -> None:
+    """Stop following the store (its database is closing)."""
+    with _registries_lock:
+        registry = _registries.pop(backend, None)
+    if registry is not None:
+        registry.close()
