@@ -145,7 +145,7 @@ class ExactIndex:
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimensions)
         if self.distance == "cosine":
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
             vectors = vectors / np.where(norms == 0, 1, norms)
         return vectors
 
@@ -153,21 +153,26 @@ class ExactIndex:
         """Add or replace rows (`ids` distinct)."""
         vectors = self._prepare(vectors)
         ids = np.asarray(ids, dtype=np.int64)
-        positions = np.array([self._position.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+        if self._position:
+            get = self._position.get
+            positions = np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        else:  # an empty index (a new delta, a reload): every row is new
+            positions = np.full(len(ids), -1, dtype=np.int64)
         known = positions >= 0
-        self._vectors[positions[known]] = vectors[known]
-        self._sq_norms[positions[known]] = np.einsum("ij,ij->i", vectors[known], vectors[known])
-        new_ids, new_vectors = ids[~known], vectors[~known]
-        start, end = self._size, self._size + len(new_ids)
+        if known.any():
+            self._vectors[positions[known]] = vectors[known]
+            self._sq_norms[positions[known]] = np.einsum("ij,ij->i", vectors[known], vectors[known])
+            ids, vectors = ids[~known], vectors[~known]
+        start, end = self._size, self._size + len(ids)
         if end > len(self._ids):  # grow by doubling: appends stay amortised O(1)
             capacity = max(16, 2 * len(self._ids), end)
-            self._ids = np.resize(self._ids, capacity)
-            self._vectors = np.resize(self._vectors, (capacity, self.dimensions))
-            self._sq_norms = np.resize(self._sq_norms, capacity)
-        self._ids[start:end] = new_ids
-        self._vectors[start:end] = new_vectors
-        self._sq_norms[start:end] = np.einsum("ij,ij->i", new_vectors, new_vectors)
-        self._position.update(zip(new_ids.tolist(), range(start, end), strict=True))
+            self._ids = _grown(self._ids, start, (capacity,))
+            self._vectors = _grown(self._vectors, start, (capacity, self.dimensions))
+            self._sq_norms = _grown(self._sq_norms, start, (capacity,))
+        self._ids[start:end] = ids
+        self._vectors[start:end] = vectors
+        self._sq_norms[start:end] = np.einsum("ij,ij->i", vectors, vectors)
+        self._position.update(zip(ids.tolist(), range(start, end), strict=True))
         self._size = end
 
     def remove(self, ids: np.ndarray) -> None:
@@ -224,6 +229,13 @@ class ExactIndex:
         if self.distance == "cosine":
             return np.clip(1.0 - dots, 0.0, 2.0)
         return np.sqrt(np.maximum(self._sq_norms[: self._size] - 2 * dots + query @ query, 0.0))
+
+
+def _grown(array: np.ndarray, used: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A larger array holding the first `used` rows of `array` (the rest uninitialised)."""
+    grown = np.empty(shape, dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
 
 
 def _nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
