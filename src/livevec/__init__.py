@@ -1,7 +1,7 @@
 """livevec: tables that embed their text automatically, with similarity search that is always fresh."""
 
 from ._copy import copy_table
-from ._database import Database, connect
+from ._database import Database, SQLResult, connect
 from ._errors import (
     DuplicateKeyError,
     EmbeddingError,
@@ -37,6 +37,7 @@ __all__ = [
     "QueryResult",
     "Recommendation",
     "Recommender",
+    "SQLResult",
     "SchemaError",
     "Search",
     "SearchHit",

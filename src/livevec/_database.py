@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import SchemaError, TableExistsError, TableNotFoundError, ValidationError
 from ._schema import TableModel, TableSpec, VectorMarker, model_from_spec
@@ -13,7 +13,11 @@ from ._table import Table
 from .embeddings import EmbeddingFunction
 from .storage import Backend, Change, IndexOptions, open_backend
 
+if TYPE_CHECKING:
+    import pandas
+
 IfExists = Literal["fail", "overwrite", "skip"]
+Params = Sequence[Any] | Mapping[str, Any] | None
 
 
 def connect(
@@ -93,7 +97,7 @@ class Database:
                     "open it without a schema, or recreate it with if_exists='overwrite'"
                 )
             return Table(self.backend, spec, schema, _embedding_functions(schema))
-        embeddings = {v.name: EmbeddingFunction(v.model, **v.model_options) for v in spec.vectors}
+        embeddings = {v.name: EmbeddingFunction(v.model, **v.model_options) for v in spec.vectors if v.model}
         return Table(self.backend, spec, model_from_spec(spec), embeddings)
 
     def drop_table(self, name: str) -> None:
@@ -104,6 +108,26 @@ class Database:
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside the block commit together or not at all."""
         return self.backend.transaction()
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Run one SQL statement that writes; returns how many rows it changed.
+
+        Placeholders are the store's own: `?` or `:name` on SQLite, `%s` or `%(name)s` on PostgreSQL,
+        with `params` a sequence or a mapping. The statement runs in a transaction, or joins the open
+        `db.transaction()`. Rows it changes enter the change log like any other write, so indexes and
+        live pages follow them; nothing is embedded, so a text changed this way keeps its old vector.
+
+            db.execute("DELETE FROM products WHERE price > ?", [100])
+        """
+        return self.backend.execute(_check_sql(sql), _check_params(params))
+
+    def query(self, sql: str, params: Params = None) -> SQLResult:
+        """Run one SQL statement that reads (placeholders as in `execute`); values come as the store
+        keeps them (a vector as bytes on SQLite, a bool as 0 or 1).
+
+            db.query("SELECT category, count(*) AS n FROM products GROUP BY category").to_list()
+        """
+        return SQLResult(*self.backend.query(_check_sql(sql), _check_params(params)))
 
     def changes(self, since: int = 0, limit: int = 1000) -> list[Change]:
         """Committed changes after `since` (a `Change.seq`), from every process."""
@@ -122,10 +146,46 @@ class Database:
         return self.backend.follow(self.last_change() if since is None else since)
 
 
+class SQLResult:
+    """The rows of `db.query(...)`: iterate for dicts, or `.to_list()`, `.to_pandas()`, `.rows` (tuples)."""
+
+    def __init__(self, columns: list[str], rows: list[tuple]) -> None:
+        self.columns = columns
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (dict(zip(self.columns, row, strict=True)) for row in self.rows)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return list(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        import pandas
+
+        return pandas.DataFrame(self.rows, columns=self.columns)
+
+
+def _check_sql(sql: Any) -> str:
+    if not isinstance(sql, str) or not sql.strip():
+        raise ValidationError(f"expected the text of one SQL statement, got {sql!r}", field="sql")
+    return sql
+
+
+def _check_params(params: Any) -> list[Any] | dict[str, Any] | None:
+    if params is None or isinstance(params, Mapping):
+        return None if params is None else dict(params)
+    if isinstance(params, Sequence) and not isinstance(params, str | bytes):
+        return list(params)
+    raise ValidationError(f"expected a sequence or a mapping, got {type(params).__name__}", field="params")
+
+
 def _embedding_functions(schema: type[TableModel]) -> dict[str, EmbeddingFunction]:
     found = {}
     for name, info in schema.model_fields.items():
         marker = next((m for m in info.metadata if isinstance(m, VectorMarker)), None)
-        if marker is not None:
+        if marker is not None and marker.embedding is not None:
             found[name] = marker.embedding
     return found

@@ -40,7 +40,9 @@ class ColumnMarker:
 class VectorMarker:
     source_field: str | None
     distance: Distance
-    embedding: Any  # EmbeddingFunction; Any avoids an import cycle
+    # EmbeddingFunction (Any avoids an import cycle), or None for vectors the caller always gives
+    embedding: Any
+    dimensions: int | None = None  # of the vectors the caller gives (a model knows its own)
 
 
 def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
@@ -52,10 +54,21 @@ def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
     **kwargs: Any,
 ) -> Any:
     """A table column: pydantic's `Field` plus `primary_key`, `fulltext` (FTS-indexed text) and
-    `index` (a B-tree index, for columns that searches filter on)."""
+    `index` (a B-tree index, for columns that searches filter on).
+
+    An `int` primary key may be left out (or None): the store assigns the next one on insert.
+
+        id: int = Field(primary_key=True)
+    """
     info = pydantic.Field(default, **kwargs)
     info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext, index=index))
     return info
+
+
+# an integer key the store assigns: None passes validation and is replaced by the key on insert
+_ASSIGNED_BY_STORE = pydantic.WrapValidator(
+    lambda value, validate: None if value is None else validate(value)
+)
 
 
 class TableModel(pydantic.BaseModel):
@@ -63,6 +76,30 @@ class TableModel(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", validate_assignment=True)
     __tablename__: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Let an `int` primary key be missing or None, as SQLModel does: the store assigns it."""
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for info in cls.model_fields.values():
+            column = _marker(info, ColumnMarker)
+            if not (column and column.primary_key and _is_int(info.annotation)):
+                continue
+            if info.is_required():
+                info.default, changed = None, True
+            if _ASSIGNED_BY_STORE not in info.metadata:
+                info.metadata.append(_ASSIGNED_BY_STORE)
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True)
+
+
+def _is_int(annotation: Any) -> bool:
+    """`int` or `int | None`."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return {a for a in typing.get_args(annotation) if a is not type(None)} == {int}
+    return annotation is int
 
 
 @dataclass
@@ -218,6 +255,8 @@ def _vector_spec(model: type, field_name: str, marker: VectorMarker) -> VectorSp
         if _column_type(model.__name__, source, src.annotation)[1] != "str":
             raise SchemaError(f"{model.__name__}.{field_name}: source_field {source!r} must be str")
     fn = marker.embedding
+    if fn is None:  # no model: the caller gives every vector, searches are by vector
+        return VectorSpec(field_name, None, marker.dimensions, marker.distance, model="")
     return VectorSpec(
         name=field_name,
         source_field=source,
@@ -274,8 +313,9 @@ def model_from_spec(spec: TableSpec) -> type[TableModel]:
         if c.nullable or c.type == "vector":
             annotation = annotation | None
         default = None if (c.nullable or c.type == "vector") else PydanticUndefined
-        info = pydantic.Field(default, repr=c.type != "vector")
-        info.metadata.append(ColumnMarker(primary_key=c.primary_key, fulltext=c.fulltext, index=c.index))
+        info = Field(
+            default, primary_key=c.primary_key, fulltext=c.fulltext, index=c.index, repr=c.type != "vector"
+        )
         fields[c.name] = (annotation, info)
     class_name = "".join(p.capitalize() for p in spec.name.split("_")) or "Row"
     model = pydantic.create_model(class_name, __base__=TableModel, **fields)

@@ -44,6 +44,11 @@ class Table:
         return self.spec.name
 
     def embedding_function(self, vector_field: str) -> EmbeddingFunction:
+        if vector_field not in self._embeddings:
+            raise ValidationError(
+                "has no embedding model: its vectors are given by the caller, so search it with a vector",
+                field=vector_field,
+            )
         return self._embeddings[vector_field]
 
     # --- writes -------------------------------------------------------------------------------

@@ -121,6 +121,15 @@ class Backend(ABC):
         every write, inside the write's own transaction.
         """
 
+    # raw SQL (`db.execute`, `db.query`): the store's own dialect and placeholders
+    @abstractmethod
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None) -> int:
+        """Run one statement in a transaction (joining the open one); the rows it changed, 0 if none."""
+
+    @abstractmethod
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None) -> tuple[list[str], list[tuple]]:
+        """Run one statement that reads: its column names and its rows."""
+
     # embedding cache (see EmbeddingCache)
     @abstractmethod
     def get_embeddings(self, model_key: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]: ...

@@ -677,6 +677,20 @@ class PostgresBackend(Backend):
                 self._change_listener = _ChangeListener(self._conninfo)
             return self._change_listener
 
+    # --- raw SQL ------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None) -> int:
+        # no parameters: psycopg then leaves every % of the statement alone
+        with self.transaction():
+            return max(self._execute(sql, params or None), 0)
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None) -> tuple[list[str], list[tuple]]:
+        with self._connection() as conn, self._errors():
+            cursor = conn.execute(sql, params or None)
+            if cursor.description is None:  # a statement that returns no rows
+                return [], []
+            return [column.name for column in cursor.description], cursor.fetchall()
+
 
 class _ChangeListener:
     """One LISTEN connection per backend, on its own thread: each NOTIFY wakes every waiter."""

@@ -592,6 +592,21 @@ class SQLiteBackend(Backend):
             (_CHANGE_LOG_KEEP,),
         )
 
+    # --- raw SQL ------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None) -> int:
+        with self.transaction():
+            return max(self._execute(sql, () if params is None else params).rowcount, 0)
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None) -> tuple[list[str], list[tuple]]:
+        with self._reader() as conn:  # as _query, keeping the column names
+            try:
+                cursor = conn.execute(sql, () if params is None else params)
+                rows = cursor.fetchall()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from exc
+        return [column[0] for column in cursor.description or ()], rows
+
 
 _running_builders: weakref.WeakSet[_IndexBuilder] = weakref.WeakSet()
 

@@ -1,0 +1,1 @@
+"""Compatibility layers: other libraries' APIs on top of livevec (`livevec.compat.pytidb`)."""

@@ -1,0 +1,228 @@
+"""pytidb's `TiDBClient` on a livevec store: a SQLite file or a PostgreSQL database.
+
+db = TiDBClient.connect("shop.db")          # or "postgresql://user:pass@host/db"
+table = db.create_table(schema=Product, if_exists="overwrite")
+with db.session() as session:
+    db.execute("DELETE FROM products WHERE id = :id", {"id": 7})
+    table.insert(Product(id=7, name="Yoga mat", ...))
+    session.commit()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from ..._database import Database, connect
+from ..._errors import LivevecError, SchemaError, TableNotFoundError, ValidationError
+from ..._schema import TableModel
+from ...storage import SQLiteBackend
+from . import embeddings
+from ._errors import NotSupportedError, tidb_only
+from ._sql import native
+from .result import SQLExecuteResult, SQLQueryResult
+from .schema import model_for
+from .table import Table
+
+logger = logging.getLogger("livevec")
+_IF_EXISTS = {"raise": "fail", "overwrite": "overwrite", "skip": "skip"}
+_CONNECT_OPTIONS = ("index_options", "busy_timeout")
+# pytidb's providers with keys; livevec has openai/ (any OpenAI-compatible server) and local/ models
+_PROVIDERS = ("openai", "jina_ai", "cohere", "huggingface", "nvidia_nim", "gemini")
+_SESSION: ContextVar[Session | None] = ContextVar("livevec_pytidb_session", default=None)
+
+
+class _RollbackError(Exception):
+    """Thrown into a transaction to end it with a rollback."""
+
+
+class Session:
+    """What `client.session()` yields: a transaction that `commit()` and `rollback()` end, a new one
+    starting at once, as a SQLAlchemy session's does."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._transaction: AbstractContextManager[None] | None = None
+        self._begin()
+
+    def _begin(self) -> None:
+        transaction = self.database.transaction()
+        transaction.__enter__()
+        self._transaction = transaction
+
+    def _end(self, exc: BaseException | None) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            transaction.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+    def commit(self) -> None:
+        self._end(None)
+        self._begin()
+
+    def rollback(self) -> None:
+        self._end(_RollbackError())
+        self._begin()
+
+
+class TiDBClient:
+    """A livevec `Database` (`client.database`) behind pytidb's client API."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __repr__(self) -> str:
+        return f"<pytidb-compatible TiDBClient {self.database.backend.url!r}>"
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | Path | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        enable_ssl: bool | None = None,
+        ensure_db: bool = False,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> TiDBClient:
+        """Open the livevec store at `url` (a SQLite file path or a `postgresql://` URL); as pytidb does
+        with a URL, the server options (host, port, username, password, database, ensure_db...) are
+        ignored. `index_options` and `busy_timeout` go to `livevec.connect`."""
+        if url is None:
+            raise tidb_only(
+                "connecting by host and port",
+                "pass a livevec URL first, a SQLite file path or a postgresql:// URL",
+            )
+        if str(url).startswith(("mysql", "tidb")):
+            raise tidb_only(
+                f"the URL {str(url).split(':')[0]}://...", "use a SQLite file path or a postgresql:// URL"
+            )
+        unknown = [name for name in kwargs if name not in _CONNECT_OPTIONS]
+        if unknown:
+            raise ValidationError(
+                "an SQLAlchemy engine option; livevec.connect takes index_options and busy_timeout",
+                field=unknown[0],
+            )
+        return cls(connect(url, **kwargs))
+
+    def disconnect(self) -> None:
+        self.database.close()
+
+    @property
+    def db_engine(self) -> Any:
+        raise NotSupportedError(
+            "db_engine: livevec has no SQLAlchemy engine; client.database is the livevec Database, "
+            "and client.execute() / client.query() run SQL"
+        )
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def create_table(self, *, schema: type[TableModel], if_exists: str = "raise") -> Table:
+        """Create the table; `if_exists`: "raise" (a `TableExistsError`), "overwrite" or "skip"."""
+        if if_exists not in _IF_EXISTS:
+            raise ValidationError(
+                f"must be 'raise', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists"
+            )
+        return Table(self, self.database.create_table(schema, if_exists=_IF_EXISTS[if_exists]))
+
+    def open_table(self, table: str | type[TableModel]) -> Table | None:
+        """The table of this name (or of this model class), or None if there is none.
+
+        Rows come back as instances of the class last declared for the table in this process, if its
+        fields match the table's; otherwise of a class made from the table itself.
+        """
+        if isinstance(table, type):
+            name, schema = table.__tablename__, table
+        else:
+            name, schema = table, model_for(table)
+        try:
+            return Table(self, self.database.open_table(name, schema=schema))
+        except TableNotFoundError:
+            return None
+        except SchemaError:
+            if schema is table:  # the caller's own class does not fit the table: say so
+                raise
+            return Table(self, self.database.open_table(name))
+
+    def list_tables(self) -> list[str]:
+        return self.database.tables()
+
+    def has_table(self, table_name: str) -> bool:
+        return table_name in self.database.tables()
+
+    def drop_table(self, table_name: str, if_not_exists: str = "raise") -> None:
+        """Drop the table; `if_not_exists`: "raise" (a `TableNotFoundError`) or "skip"."""
+        if if_not_exists not in ("raise", "skip"):
+            raise ValidationError(f"must be 'raise' or 'skip', got {if_not_exists!r}", field="if_not_exists")
+        if if_not_exists == "skip" and not self.has_table(table_name):
+            return
+        self.database.drop_table(table_name)
+
+    # --- raw SQL and transactions -------------------------------------------------------------
+
+    def _native(self, sql: Any, params: Any) -> tuple[str, Any]:
+        if not isinstance(sql, str):
+            raise ValidationError(
+                f"expected SQL text (livevec has no SQLAlchemy), got {type(sql).__name__}", field="sql"
+            )
+        return native(
+            sql, params, "sqlite" if isinstance(self.database.backend, SQLiteBackend) else "postgres"
+        )
+
+    def execute(self, sql: str, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
+        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple). A failure is
+        returned (`success=False`, `message`) unless `raise_error=True`; inside `session()` it undoes
+        only this statement."""
+        try:
+            rowcount = self.database.execute(*self._native(sql, params))
+        except LivevecError as exc:
+            if raise_error:
+                raise
+            logger.error("Failed to execute SQL: %s", exc)
+            return SQLExecuteResult(rowcount=0, success=False, message=str(exc))
+        return SQLExecuteResult(rowcount=rowcount, success=True)
+
+    def query(self, sql: str, params: Any = None) -> SQLQueryResult:
+        """Run one statement that reads (placeholders as in `execute`)."""
+        return SQLQueryResult(self.database.query(*self._native(sql, params)))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction around the block: committed at its end, rolled back if it raises. Everything
+        the client and its tables do inside joins it; a `session()` inside is the same one."""
+        current = _SESSION.get()
+        if current is not None and current.database is self.database:
+            yield current
+            return
+        session = Session(self.database)
+        token = _SESSION.set(session)
+        try:
+            yield session
+        except BaseException as exc:
+            session._end(exc)
+            raise
+        else:
+            session._end(None)
+        finally:
+            _SESSION.reset(token)
+
+    def configure_embedding_provider(self, provider: str, api_key: str | None) -> SQLExecuteResult:
+        """The API key of `provider` for the `EmbeddingFunction`s made after this call (in pytidb it is
+        TiDB's for server-side embedding; here texts are embedded in this process)."""
+        if provider not in _PROVIDERS:
+            raise ValidationError(f"must be one of {list(_PROVIDERS)}, got {provider!r}", field="provider")
+        if provider != "openai":
+            raise NotSupportedError(
+                f"livevec has no {provider} provider: use an openai/ model (api_base= any OpenAI-compatible "
+                "server), a local/ model, or livevec.register_provider()"
+            )
+        if api_key:
+            embeddings.provider_api_keys[provider] = api_key
+        return SQLExecuteResult(rowcount=0, success=True)

@@ -1,0 +1,165 @@
+"""pytidb's schema API: `TableModel`, `Field`, `VectorField`, `FullTextField`, as livevec columns.
+
+class Item(TableModel, table=True):            # table=True, as SQLModel wants it, is accepted
+    id: int = Field(primary_key=True)          # left out on insert: the store assigns it
+    content: str = FullTextField()
+    embedding: list[float] = VectorField(dimensions=3)      # vectors the caller gives
+    meta: dict = Field(sa_type=JSON, default_factory=dict)
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from typing import Any
+
+import pydantic
+from pydantic_core import PydanticUndefined
+
+from ... import _schema
+from ..._errors import SchemaError
+from ..._schema import VectorMarker, _column_type
+from ...embeddings import EmbeddingFunction as _EmbeddingFunction
+from ._errors import tidb_only
+from .datatype import SQLType
+
+# SQLModel's (SQLAlchemy's) column options, which a livevec column has no use for
+_SQLALCHEMY_ONLY = (
+    "sa_column",
+    "sa_column_args",
+    "sa_column_kwargs",
+    "foreign_key",
+    "unique",
+    "nullable",
+    "ondelete",
+)
+# the classes declared with table=True, by table name: `open_table(name)` returns rows as instances of them
+_models: weakref.WeakValueDictionary[str, type[TableModel]] = weakref.WeakValueDictionary()
+
+
+class DistanceMetric(enum.StrEnum):
+    L1 = "L1"
+    L2 = "L2"
+    COSINE = "COSINE"
+    NEGATIVE_INNER_PRODUCT = "NEGATIVE_INNER_PRODUCT"
+
+
+class ColumnInfo(pydantic.BaseModel):
+    column_name: str
+    column_type: str
+
+
+class _SAType:
+    """Field metadata: the `sa_type` a field was declared with, checked against its annotation."""
+
+    def __init__(self, sa_type: Any) -> None:
+        self.name = getattr(sa_type, "__name__", type(sa_type).__name__)
+        self.column_type = sa_type.column_type
+
+
+class TableModel(_schema.TableModel):
+    """A table schema, as pytidb's (SQLModel's): `__tablename__` defaults to the class name in lower
+    case, and the `table=True` class keyword is accepted (`table=False`: a base for other models)."""
+
+    def __init_subclass__(cls, table: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__tablename__" not in cls.__dict__:
+            cls.__tablename__ = cls.__name__.lower()
+        if table:
+            _models[cls.__tablename__] = cls
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, info in cls.model_fields.items():
+            declared = next((m for m in info.metadata if isinstance(m, _SAType)), None)
+            if declared is None:
+                continue
+            found = _column_type(cls.__name__, name, info.annotation)[1]
+            if found != declared.column_type:
+                raise SchemaError(
+                    f"{cls.__name__}.{name}: sa_type={declared.name} stores {declared.column_type}, "
+                    f"the field is annotated {found}"
+                )
+
+
+def Field(  # noqa: N802 - SQLModel's name
+    default: Any = PydanticUndefined,
+    *,
+    primary_key: bool = False,
+    index: bool | None = None,
+    sa_type: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """A column: SQLModel's `Field` for what livevec keeps (`primary_key`, `index`, `sa_type`, and
+    pydantic's options such as `default_factory` or `max_length`)."""
+    given = [name for name in _SQLALCHEMY_ONLY if name in kwargs]
+    if given:
+        raise SchemaError(
+            f"{given[0]}= is an SQLAlchemy column option, which livevec has no use for; use sa_type="
+        )
+    info = _schema.Field(default, primary_key=primary_key, index=bool(index), **kwargs)
+    if sa_type is not None:
+        if not (isinstance(sa_type, SQLType) or (isinstance(sa_type, type) and issubclass(sa_type, SQLType))):
+            raise SchemaError(f"sa_type={sa_type!r}: use a type of livevec.compat.pytidb.datatype")
+        declared = _SAType(sa_type)
+        if declared.column_type is None:
+            raise SchemaError(f"sa_type={declared.name}: livevec stores no binary or time-of-day columns")
+        if declared.column_type == "vector":
+            raise SchemaError("sa_type=VECTOR: declare vector fields with VectorField(dimensions=...)")
+        info.metadata.append(declared)
+    return info
+
+
+def VectorField(  # noqa: N802 - pytidb's name
+    dimensions: int | None = None,
+    source_field: str | None = None,
+    embed_fn: Any = None,
+    source_type: str = "text",
+    index: bool | None = None,
+    distance_metric: DistanceMetric | str = DistanceMetric.COSINE,
+    algorithm: str = "HNSW",
+    **kwargs: Any,
+) -> Any:
+    """A `list[float]` field: embedded from `source_field` by `embed_fn`, or, without one, vectors of
+    `dimensions` numbers that the caller gives. livevec indexes every vector field (`index` is moot).
+
+        embedding: list[float] = VectorField(dimensions=3, distance_metric="L2")
+    """
+    metric = str(getattr(distance_metric, "value", distance_metric)).upper()
+    if metric not in ("COSINE", "L2"):
+        raise SchemaError(f"distance_metric={distance_metric!r}: livevec measures COSINE or L2 distance")
+    if source_type != "text":
+        raise SchemaError(f"source_type={source_type!r}: livevec embeds text only")
+    if algorithm != "HNSW":
+        raise SchemaError(f"algorithm={algorithm!r}: livevec's vector index is HNSW")
+    distance = metric.lower()
+    if embed_fn is not None:  # pytidb's EmbeddingFunction.VectorField comes here: livevec's does the rest
+        return _EmbeddingFunction.VectorField(embed_fn, source_field, distance=distance, **kwargs)
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
+        raise SchemaError(
+            f"VectorField without embed_fn needs dimensions, a positive int, got {dimensions!r}"
+        )
+    kwargs.setdefault("repr", False)
+    info = pydantic.Field(None, **kwargs)
+    info.metadata.append(VectorMarker(None, distance, None, dimensions))
+    return info
+
+
+def FullTextField(index: bool = True, fts_parser: str = "MULTILINGUAL", **kwargs: Any) -> Any:  # noqa: N802
+    """A text field with a full-text (BM25) index; livevec's tokenizer is its own (words, folded and
+    stemmed in English), so `fts_parser` keeps its default."""
+    if fts_parser != "MULTILINGUAL":
+        raise tidb_only(
+            f"fts_parser={fts_parser!r}", "livevec's full-text index has one tokenizer; leave fts_parser out"
+        )
+    return _schema.Field(kwargs.pop("default", PydanticUndefined), fulltext=bool(index), **kwargs)
+
+
+def TiFlashReplica(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - pytidb's name
+    raise tidb_only("a TiFlash replica", "livevec's stores have no columnar replica; leave it out")
+
+
+def model_for(table_name: str) -> type[TableModel] | None:
+    """The class last declared with `table=True` for this table name, if it is still alive."""
+    return _models.get(table_name)
