@@ -299,7 +299,7 @@ class ColumnIndex:
         elapsed = time.perf_counter() - started
         self._slice = int(min(128, max(1, self._slice * _SLICE_SECONDS / max(elapsed, 1e-4))))
 
-    def settle(self, max_rows: int = 100_000) -> None:
+    def settle(self, max_rows: int = 5_000) -> None:
         """Put every waiting row into the graph at once, on every core, if there are at most
         `max_rows` (at close, so that the saved graph is whole; more are caught up at next start)."""
         with self.lock:
