@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -37,13 +38,55 @@ def recommend(profile: str, db_path: str, limit: int, max_price: float | None) -
         click.echo(f"{row['_score']:.3f}  {row['price']:8.2f}  {row['name']}  [{row['category']}]")
 
 
+class _Size(click.ParamType):
+    """A number of bytes: 1000000, 1MB, 50MB, 512kB (decimal units)."""
+
+    name = "size"
+    units: ClassVar[dict[str, int]] = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        found = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", value.lower())
+        if found is None or found[2] not in self.units or int(found[1]) == 0:
+            self.fail(f"{value!r} is not a size such as 1000000, 512kB, 1MB or 50MB", param, ctx)
+        return int(found[1]) * self.units[found[2]]
+
+
 def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--port", default=8000, show_default=True, help="port to listen on (0 picks a free one)"
-    )(command)
-    return click.option(
-        "--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)"
-    )(command)
+    """The options `demo` and `serve` share: where to listen, who may write, how much a request may send."""
+    options = [
+        click.option(
+            "--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)"
+        ),
+        click.option(
+            "--port", default=8000, show_default=True, help="port to listen on (0 picks a free one)"
+        ),
+        click.option(
+            "--token",
+            envvar="LIVEVEC_TOKEN",
+            show_envvar=True,
+            help="catalog writes need 'Authorization: Bearer TOKEN'; required beyond loopback "
+            "(prefer the variable: a command line shows in ps)",
+        ),
+        click.option(
+            "--allowed-host",
+            "allowed_hosts",
+            multiple=True,
+            metavar="NAME",
+            help="a host name the Host header may name besides loopback and the address listened on "
+            "(a reverse proxy's public name; an IP network such as 10.0.0.0/8 also works; repeatable)",
+        ),
+        click.option(
+            "--max-body", type=_Size(), default="1MB", show_default=True, help="largest request body"
+        ),
+        click.option(
+            "--max-import", type=_Size(), default="50MB", show_default=True, help="largest import body"
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @cli.command()
@@ -54,9 +97,10 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="SQLite file of the shop  [default: shop.db in your data folder]",
 )
 @_server_options
-def demo(db_path: Path | None, host: str, port: int) -> None:
+def demo(db_path: Path | None, **server: Any) -> None:
     """Start the live shop on a local database, loading the demo catalog on its first run."""
     web = _web()
+    web.check_exposure(server["host"], server["token"])  # before the catalog takes a minute to load
     if db_path is None:
         import platformdirs
 
@@ -66,20 +110,20 @@ def demo(db_path: Path | None, host: str, port: int) -> None:
         click.echo(f"First run: loading the demo catalog into {db_path} (embedding takes a minute)...")
     db, _ = open_shop(db_path)
     db.close()
-    web.serve(db_path, host, port, on_ready=_announce(db_path))
+    web.serve(db_path, **server, on_ready=_announce(db_path))
 
 
 @cli.command()
 @click.option("--db", "db_url", required=True, help="SQLite file (or database URL) of the shop")
 @_server_options
-def serve(db_url: str, host: str, port: int) -> None:
+def serve(db_url: str, **server: Any) -> None:
     """Serve the shop (page, API and live events) on an existing database."""
     web = _web()
     if "://" not in db_url and not Path(db_url).is_file():
         raise click.BadParameter(
             f"no database file at {db_url!r} (`livevec demo --db` makes one)", param_hint="--db"
         )
-    web.serve(db_url, host, port, on_ready=_announce(db_url))
+    web.serve(db_url, **server, on_ready=_announce(db_url))
 
 
 def _announce(db: str | Path) -> Callable[[str], None]:

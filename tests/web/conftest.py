@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STARTUP_TIMEOUT = 600  # the first run embeds the whole catalog on a busy 2-core machine
+TOKEN = "test-token-8f3a1c"  # the token of the servers started with one
 
 
 @dataclass
@@ -107,6 +108,17 @@ def shop_db(shop, data_home) -> Path:
 def second_shop(shop, shop_db) -> ServerProcess:
     """`livevec serve` in another process on the same database file."""
     server = ServerProcess(["serve", "--db", str(shop_db), "--port", "0"], shop.env).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded_shop(shop, shop_db) -> ServerProcess:
+    """`livevec serve` as exposed for real: a token (LIVEVEC_TOKEN), a public name behind a proxy and
+    small body limits, on the demo's database."""
+    args = ["serve", "--db", str(shop_db), "--port", "0", "--allowed-host", "shop.example.com"]
+    args += ["--max-body", "20kB", "--max-import", "200kB"]
+    server = ServerProcess(args, {**shop.env, "LIVEVEC_TOKEN": TOKEN}).start()
     yield server
     server.stop()
 

@@ -50,8 +50,11 @@ class EventStream:
         except httpx.HTTPError as exc:  # closed by the test, or the server went away
             self.error = exc
 
-    def take(self, product_id: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-        """The next `count` events about `product_id` (others are dropped), waiting up to `timeout`."""
+    def take(self, product_id: str | None, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """The next `count` events about `product_id` (others are dropped), waiting up to `timeout`.
+
+        None takes events about no product: a profile's activity, the news that the shoppers changed.
+        """
         found: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while len(found) < count:
@@ -59,9 +62,20 @@ class EventStream:
                 event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(f"events for {product_id!r}: got only {found}") from None
-            if event["id"] == product_id:
+            if event.get("id") == product_id:
                 found.append(event)
         return found
+
+    def until(self, product_id: str, timeout: float = 30) -> list[dict[str, Any]]:
+        """Every event up to the first about `product_id`, that one included."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while not seen or seen[-1].get("id") != product_id:
+            try:
+                seen.append(self.events.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"no event for {product_id!r} after {seen}") from None
+        return seen
 
     def close(self) -> None:
         if self._socket is not None:  # wakes the reading thread, blocked until the next event

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -15,6 +18,8 @@ from livevec.web._events import ChangeBroadcaster
 
 from ..models import Product
 from ..test_postgres import PrivateServer
+
+T = TypeVar("T")
 
 
 def _product(key: int) -> dict:
@@ -27,6 +32,12 @@ def _product(key: int) -> dict:
         price=1.0,
         description_vec=(vector / np.linalg.norm(vector)).tolist(),
     )
+
+
+def run(scenario: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: the browser tests' Playwright keeps a loop running in this one."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario).result()
 
 
 class Faults:
@@ -75,7 +86,7 @@ def test_the_events_reader_outlives_failed_reads_and_misses_nothing(db, monkeypa
         finally:
             reader.cancel()
 
-    received = asyncio.run(scenario())
+    received = run(scenario())
     assert [(e["op"], e["id"]) for e in received] == [("created", key) for key in range(1, 7)]
     seqs = [e["seq"] for e in received]
     assert seqs == sorted(seqs)
@@ -106,5 +117,5 @@ def test_the_events_reader_outlives_a_postgres_restart():
             finally:
                 reader.cancel()
 
-        received = asyncio.run(scenario())
+        received = run(scenario())
     assert [(e["op"], e["id"]) for e in received] == [("created", 1), ("created", 2)]

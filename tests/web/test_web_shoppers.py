@@ -147,15 +147,20 @@ def test_bad_shopper_requests_are_422_naming_the_field_and_write_nothing(api, me
     assert api.get("/users").json() == before
 
 
-def test_shopper_activity_reaches_the_event_stream(shop, api):
-    stream = EventStream(shop.url)
+def test_shopper_activity_reaches_the_streams_that_follow_that_shopper(shop, api):
+    user = unique("live")
+    theirs, anyone = EventStream(shop.url, params={"user_id": user}), EventStream(shop.url)
     try:
-        user = unique("live")
         record(api, user, "24-WG084", "cart")
-        event = stream.take("24-WG084", 1)[0]
+        event = theirs.take("24-WG084", 1)[0]
         assert event["op"] == "activity" and event["user_id"] == user and event["kind"] == "cart"
+        # another stream learns only that the list of shoppers changed (GET /users shows as much)
+        notice = anyone.take(None, 1)[0]
+        assert notice.keys() == {"seq", "op", "at", "_event_id"} and notice["op"] == "shoppers"
+        assert notice["seq"] < event["seq"]  # the new shopper was made first, then the event recorded
     finally:
-        stream.close()
+        theirs.close()
+        anyone.close()
 
 
 # --- the page ------------------------------------------------------------------------------------

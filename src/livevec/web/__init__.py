@@ -4,6 +4,6 @@ Needs the `web` extra: `pip install 'livevec[web]'`.
 """
 
 from ._app import create_app
-from ._server import serve
+from ._server import check_exposure, serve
 
-__all__ = ["create_app", "serve"]
+__all__ = ["check_exposure", "create_app", "serve"]

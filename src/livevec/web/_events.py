@@ -2,7 +2,8 @@
 
 The feed (`db.changes(since)`) holds committed writes from every process that uses the database, so
 a product added by another server, a script or the API shows up here the same way. Writes to the
-recommender's tables become "activity" events, so a page showing a shopper follows what they do. One task polls it
+recommender's tables become "activity" events, so a page showing a shopper follows what they do
+(`visible()` keeps each shopper's activity to the streams that follow that shopper). One task polls it
 and hands each event to the subscribers' queues; a subscriber that falls too far behind is dropped
 and reconnects with `Last-Event-ID`, which replays the missed changes from the feed. A failed read
 (the database locked, unreachable or restarting) never ends the task: it backs off and reads again
@@ -182,6 +183,17 @@ class ChangeBroadcaster:
             if event["seq"] > last:
                 last = event["seq"]
                 yield event
+
+
+def visible(event: dict[str, Any], user_id: str | None, everything: bool) -> dict[str, Any] | None:
+    """The event as a stream sees it, or None: a shopper's activity goes only to the streams that follow
+    that shopper (`user_id`) and to `everything` (token holders). The others learn only that the list of
+    shoppers changed (a new shopper or profile), which `GET /users` shows anyone anyway."""
+    if event["op"] != "activity" or everything or event["user_id"] == user_id:
+        return event
+    if event["kind"] == "profile":
+        return {"seq": event["seq"], "op": "shoppers", "at": event["at"]}
+    return None
 
 
 def _same_row(change: Change, after: Change | None) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic.fields import FieldInfo
@@ -12,21 +12,34 @@ from ..demo import Product
 from ..recommend import EventKind
 
 EDITABLE = ("name", "description", "category", "price")
+INT64_MAX = 2**63 - 1  # the largest integer a column, an offset or a change seq holds
 _STRICT = pydantic.ConfigDict(extra="forbid")
 
 
 def _field(name: str, *, optional: bool = False) -> tuple[Any, FieldInfo]:
     info = Product.model_fields[name]
+    annotation = info.annotation
+    if float in getattr(annotation, "__args__", (annotation,)):
+        # NaN and infinities (JSON's NaN, Infinity and 1e400 parse as such) cannot be stored
+        annotation = Annotated[annotation, pydantic.Field(allow_inf_nan=False)]
     if not optional:
-        return info.annotation, info
+        return annotation, info
     # for PATCH: every field may be left out; the field's own checks still apply to a given value
-    return info.annotation | None, FieldInfo.merge_field_infos(info, default=None)
+    return annotation | None, FieldInfo.merge_field_infos(info, default=None)
+
+
+def _addressable(product_id: str | None) -> str | None:
+    """An id must survive a trip through a URL path: `/products/{id}` cannot hold "/", ".", ".."."""
+    if product_id is not None and ("/" in product_id or product_id in (".", "..")):
+        raise ValueError('cannot be part of a URL: no "/", and not "." or ".."')
+    return product_id
 
 
 ProductCreate = pydantic.create_model(
     "ProductCreate",
     __config__=_STRICT,
     __doc__="A new product; the id is made up when left out. The description is embedded.",
+    __validators__={"addressable_id": pydantic.field_validator("id")(_addressable)},
     id=_field("id", optional=True),
     **{name: _field(name) for name in EDITABLE},
 )
@@ -66,7 +79,10 @@ class ProductPage(pydantic.BaseModel):
 
 
 class ImportResult(pydantic.BaseModel):
-    imported: int
+    """How many products of the import were new, and how many replaced one with the same id."""
+
+    created: int
+    replaced: int
 
 
 class RecommendedProduct(ProductOut):
@@ -106,3 +122,52 @@ class EventIn(pydantic.BaseModel):
 class EventOut(EventIn):
     user_id: str
     at: datetime
+
+
+class Problem(pydantic.BaseModel):
+    """Why the request was refused."""
+
+    detail: str
+
+
+class AuthStatus(pydantic.BaseModel):
+    """Whether catalog writes need the server's token, and whether this request holds it."""
+
+    token_required: bool
+    authorized: bool
+
+
+class Status(pydantic.BaseModel):
+    status: Literal["ok", "ready"]
+
+
+class FieldProblem(pydantic.BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(pydantic.BaseModel):
+    """What is wrong with the request, field by field (FastAPI's 422, without the rejected input)."""
+
+    detail: list[FieldProblem]
+
+
+PROBLEMS = {
+    400: "the Host header names no host this server answers to, or the body cannot be parsed",
+    401: "catalog writes need `Authorization: Bearer <token>`, the token the server was started with",
+    403: "a cross-site request: its Origin is not this server",
+    404: "no such product or shopper",
+    409: "a product with this id already exists",
+    413: "the body is larger than the server takes (--max-body, --max-import)",
+    415: "the body's Content-Type is not one this request takes",
+    422: "a value is missing, of the wrong type or out of bounds: `loc` names it",
+    503: "the database is unreachable or busy: try again",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these refusals: a `Problem`, or for 422 an `Invalid`."""
+    return {
+        code: {"model": Invalid if code == 422 else Problem, "description": PROBLEMS[code]} for code in codes
+    }

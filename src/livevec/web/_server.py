@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import uvicorn
 
 from .._errors import LivevecError
-from ._app import create_app
+from ._app import MAX_BODY, MAX_IMPORT, create_app
+from ._security import LOOPBACK, check_token
 
 
 def serve(
@@ -18,13 +20,21 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
+    token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    max_body: int = MAX_BODY,
+    max_import: int = MAX_IMPORT,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the shop on `host:port` (port 0 picks a free one) until interrupted.
 
-    `on_ready` gets the page's address once the server answers requests (the model is loaded by then).
-    The socket is bound first, so a busy port is a clear error and the address is the real one.
+    Beyond loopback it needs a `token` (see `check_exposure`). The Host header may name a loopback
+    name or address, the address listened on (any IP address when that is all of them: 0.0.0.0, ::),
+    and `allowed_hosts` (names, or IP networks such as "10.0.0.0/8"). `on_ready` gets the page's
+    address once the server answers requests (the model is loaded by then). The socket is bound
+    first, so a busy port is a clear error and the address is the real one.
     """
+    check_exposure(host, token)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         sock = socket.create_server((host, port), family=family)
@@ -34,14 +44,41 @@ def serve(
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(
         host, f"[{host}]" if family == socket.AF_INET6 else host
     )
+    # all addresses (0.0.0.0, and :: which takes IPv4 too): a rebinding page sends a name, not an address
+    bound = {"0.0.0.0": ["0.0.0.0/0"], "::": ["::/0", "0.0.0.0/0"]}.get(host, [host])
+    app = create_app(
+        db_url,
+        token=token,
+        allowed_hosts=[*LOOPBACK, *bound, *allowed_hosts],
+        max_body=max_body,
+        max_import=max_import,
+    )
     config = uvicorn.Config(
-        create_app(db_url),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
+        app, log_level="warning", access_log=False, server_header=False, timeout_graceful_shutdown=5
     )
     server = _Server(config, f"http://{shown}:{sock.getsockname()[1]}/", on_ready)
     server.run(sockets=[sock])
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to listen beyond this machine without a token: whoever reached the shop could rewrite it.
+
+    Also refuses a token that cannot travel in a header as given.
+    """
+    check_token(token)
+    if token is None and not _loopback(host):
+        raise LivevecError(
+            f"--host {host} lets other machines reach the shop, and anyone could change its catalog: "
+            "set a token first, in the LIVEVEC_TOKEN environment variable (or --token), e.g. "
+            "export LIVEVEC_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 class _Server(uvicorn.Server):

@@ -2,11 +2,13 @@
 // the /events stream. Product text only ever reaches the page through textContent (never as HTML).
 // The shopper view shows either a profile text's matches (no shopper picked) or a shopper's
 // recommendations, which follow their likes and dismissals; "More like this" swaps in one product's
-// nearest neighbours until "Back".
+// nearest neighbours until "Back". A server started with a token wants it for catalog writes: the
+// admin panel asks for it and keeps it for this tab only (sessionStorage).
 "use strict";
 
 const PAGE_SIZE = 25;
 const FLASH_MS = 2500;
+const TOKEN_KEY = "livevec-admin-token";
 
 const $ = (selector) => document.querySelector(selector);
 const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
@@ -22,6 +24,7 @@ const state = {
   requests: { recs: 0, products: 0 },
   changedAt: new Map(), // product id -> when its last created/updated event arrived
   flashes: { recs: new Map(), products: new Map() }, // id -> { changedAt, until }
+  source: null, // the EventSource following the changes (and the picked shopper's activity)
 };
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -39,11 +42,14 @@ function formatPrice(price) {
 
 async function api(method, path, body) {
   const options = { method, headers: {} };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) options.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
+  if (response.status === 401) lockAdmin("The shop refused the token: give it again.");
   if (response.status === 204) return null;
   const data = await response.json();
   if (!response.ok) throw Object.assign(new Error(describeError(data, response.status)), { status: response.status });
@@ -206,7 +212,9 @@ const scheduleUsers = debounce(loadUsers, 150);
 function pickUser() {
   const user = shopper();
   if (!state.user) state.anonymousProfile = $("#profile").value;
+  const changed = user !== state.user;
   state.user = user;
+  if (changed) follow(); // a shopper's activity comes only on a stream that asks for them
   $("#profile").value = user ? (state.profiles.get(user) ?? "") : state.anonymousProfile;
   $("#profile").placeholder = user ? `What does ${user} like? (optional)` : "";
   showRecommendations();
@@ -397,6 +405,38 @@ async function deleteProduct(product) {
   }
 }
 
+// --- the admin's token ---------------------------------------------------------------------------
+
+async function checkAdmin() {
+  try {
+    const status = await api("GET", "/auth");
+    if (status.authorized) unlockAdmin();
+    else lockAdmin(sessionStorage.getItem(TOKEN_KEY) ? "That is not this shop's token." : "");
+  } catch (error) {
+    showMessage(error.message, true);
+  }
+}
+
+function lockAdmin(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $(".admin").classList.add("locked");
+  $("#token-form").hidden = false;
+  $("#token-message").textContent = message;
+  $("#token-message").classList.toggle("error", Boolean(message));
+}
+
+function unlockAdmin() {
+  $(".admin").classList.remove("locked");
+  $("#token-form").hidden = true;
+}
+
+async function submitToken(event) {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+  $("#token").value = "";
+  await checkAdmin();
+}
+
 // --- live updates -------------------------------------------------------------------------------
 
 const refreshAll = debounce(() => {
@@ -409,23 +449,29 @@ function setLive(mode, text) {
   $("#live-text").textContent = text;
 }
 
+// Follows every product change, and the picked shopper's activity (another shopper's is not ours to see).
 function follow() {
-  const source = new EventSource("/events");
+  if (state.source) state.source.close();
+  const user = shopper();
+  const source = new EventSource(user ? `/events?${new URLSearchParams({ user_id: user })}` : "/events");
+  state.source = source;
   source.onopen = () => {
     setLive("on", "live");
     refreshAll(); // catch up with anything that changed while we were not listening
     scheduleUsers();
   };
   source.onerror = () => {
+    if (source !== state.source) return; // replaced by a stream for another shopper
     if (source.readyState === EventSource.CLOSED) {
       setLive("off", "offline");
-      setTimeout(follow, 3000);
+      setTimeout(() => source === state.source && follow(), 3000);
     } else {
       setLive("connecting", "reconnecting");
     }
   };
   source.onmessage = (message) => {
     const change = JSON.parse(message.data);
+    if (change.op === "shoppers") return scheduleUsers(); // a new shopper or profile somewhere
     if (change.op === "activity") {
       // a new shopper or profile changes the picker; the picked shopper's activity, their list
       if (change.kind === "profile") scheduleUsers();
@@ -469,6 +515,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#count").addEventListener("change", loadRecommendations);
   $("#find").addEventListener("input", debounce(loadProducts, 250));
   $("#product-form").addEventListener("submit", saveProduct);
+  $("#token-form").addEventListener("submit", submitToken);
   $("#cancel-edit").addEventListener("click", () => {
     resetForm();
     showMessage("");
@@ -481,6 +528,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.page += 1;
     loadProducts();
   });
+  checkAdmin();
   loadUsers();
   loadRecommendations();
   loadProducts();

@@ -1,0 +1,43 @@
+"""The shop a request works on: the database, its tables and the change feed, shared by the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from .._database import Database
+from .._table import Table
+from ..demo import Product
+from ..recommend import Recommender, User
+from ._events import ChangeBroadcaster
+
+
+@dataclass
+class Shop:
+    db: Database
+    table: Table
+    recommender: Recommender
+    changes: ChangeBroadcaster
+
+
+def _shop(request: Request) -> Shop:
+    return request.app.state.shop
+
+
+ShopDep = Annotated[Shop, Depends(_shop)]
+
+
+def existing_product(table: Table, product_id: str) -> Product:
+    product = table.get(product_id)
+    if product is None:
+        raise HTTPException(404, f"no product with id {product_id!r}")
+    return product
+
+
+def existing_user(recommender: Recommender, user_id: str) -> User:
+    user = recommender.user(user_id)
+    if user is None:
+        raise HTTPException(404, f"no shopper with id {user_id!r}")
+    return user
