@@ -186,7 +186,9 @@ def test_the_readme_session_commit_and_rollback(client):
         session.rollback()
         assert client.query("SELECT balance FROM players WHERE id = 1").scalar() == 90
         table.update({"balance": 95}, {"id": 1})  # after a rollback the session goes on
-    assert table.get(1).balance == 95
+        assert not client.execute("UPDATE no_such_table SET x = 1").success  # undoes only itself
+        client.execute("UPDATE players SET name = 'Bobby' WHERE id = 2")
+    assert (table.get(1).balance, table.get(2).name) == (95, "Bobby")
 
     with pytest.raises(RuntimeError), client.session():
         table.delete()  # no filters: every row, as in pytidb
