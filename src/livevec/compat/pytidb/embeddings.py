@@ -28,7 +28,8 @@ class EmbeddingFunction(_EmbeddingFunction):
     `timeout` go to livevec's OpenAI-compatible provider), `local/...`, or a registered provider.
 
     Server-side embedding (`use_server=True`) and images (`multimodal=True`) are TiDB's and raise.
-    `caching` is moot: livevec always keeps each text's vector in the database.
+    `caching` is moot (livevec always keeps each text's vector in the database), and so is
+    `additional_json_options`, which pytidb too sends only to TiDB's server-side embedding.
     """
 
     def __init__(
