@@ -49,6 +49,7 @@ class _Entry:
     result: Any = None
     version: int = 0
     handles: int = 0
+    closed: bool = False  # the store is closing: every handle's waiting ends
     changed: threading.Condition = field(default_factory=threading.Condition)
     callbacks: list[Callable[[Any], None]] = field(default_factory=list)
     futures: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=set)
@@ -70,6 +71,16 @@ class _Entry:
                 loop.call_soon_threadsafe(_resolve, future)
 
 
+    def close(self) -> None:
+        with self.changed:
+            self.closed = True
+            futures, self.futures = self.futures, set()
+            self.changed.notify_all()
+        for loop, future in futures:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, future)
+
+
 def _resolve(future: asyncio.Future) -> None:
     if not future.done():
         future.set_result(None)
@@ -85,7 +96,17 @@ class LiveResult(Generic[T]):
         self._registry = registry
         self._entry = entry
         self._seen = entry.version
-        self.closed = False
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Closed by `close()`, or its database was closed."""
+        return self._closed or self._entry.closed
+
+    @property
+    def key(self) -> Any:
+        """What identifies the query: handles with equal keys share one evaluation."""
+        return self._entry.key
 
     def __repr__(self) -> str:
         return f"<LiveResult version={self.version} of {self._entry.key!r}>"
@@ -128,11 +149,14 @@ class LiveResult(Generic[T]):
             self._entry.callbacks.append(callback)
 
     async def changes(self) -> AsyncIterator[T]:
-        """The current result at once, then each new one: `async for result in live.changes()`."""
+        """The current result at once, then each new one: `async for result in live.changes()`.
+
+        `seen` is the version of the result last yielded."""
         entry = self._entry
         loop = asyncio.get_running_loop()
-        self._seen = entry.version
-        yield entry.result
+        with entry.changed:
+            self._seen, result = entry.version, entry.result
+        yield result
         while not self.closed:
             future = loop.create_future()
             with entry.changed:
@@ -141,13 +165,20 @@ class LiveResult(Generic[T]):
                 else:
                     future.set_result(None)
             await future
-            if entry.version != self._seen and not self.closed:
-                self._seen = entry.version
-                yield entry.result
+            with entry.changed:
+                if entry.version == self._seen or self.closed:
+                    continue
+                self._seen, result = entry.version, entry.result
+            yield result
+
+    @property
+    def seen(self) -> int:
+        """The version of the result this handle last returned."""
+        return self._seen
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
+        if not self._closed:
+            self._closed = True
             self._registry._release(self._entry)
             with self._entry.changed:
                 self._entry.changed.notify_all()
@@ -208,9 +239,14 @@ class LiveQueries:
                 del self._entries[entry.key]
 
     def close(self) -> None:
+        """Stop following the store; every handle's waiting and iteration ends."""
         self._stopped = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            entry.close()
 
     def _follow(self) -> None:
         backoff = self._poll_interval

@@ -104,3 +104,21 @@ def test_each_instance_streams_and_searches_the_others_writes(instances, postgre
     finally:
         for stream in streams:
             stream.close()
+
+
+def test_a_recommendation_stream_on_one_instance_follows_writes_through_the_other(instances):
+    from .test_web_live import RecommendationStream, shown
+
+    a, b = instances
+    params = {"profile": "a canoe paddle for river trips", "limit": 4}
+    stream = RecommendationStream(a.url, params)
+    stream.next()
+    key = f"pg-paddle-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=b.url, timeout=60) as api_b, httpx.Client(base_url=a.url, timeout=60) as api_a:
+        assert api_b.post("/products", json=new_product(key)).status_code == 201
+        entered = stream.next()
+        assert entered[0]["id"] == key
+        assert shown(entered) == shown(api_a.get("/recommendations", params=params).json())
+        assert api_b.delete(f"/products/{key}").status_code == 204
+        assert key not in [item["id"] for item in stream.next()]
+    stream.close()

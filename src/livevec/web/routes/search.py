@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ..._table import Table
+from ...live import LiveResult
 from ...recommend import Recommendation
 from ...search import SearchType
 from .._models import RecommendedProduct, ScoredProduct, problems
-from .._shop import ShopDep, existing_product
+from .._shop import Shop, ShopDep, existing_product
 from .products import Price, product_filters
 
 router = APIRouter(tags=["recommendations"])
@@ -88,35 +93,113 @@ def _within(rows: list[dict[str, Any]], distance_threshold: float | None) -> lis
     return [r for r in rows if r["distance"] is None or r["distance"] <= distance_threshold]
 
 
+ShopperId = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="a shopper: profile and events")
+]
+Diversity = Annotated[
+    float, Query(ge=0, le=1, description="with user_id: 0 ranks by similarity alone, 1 by variety")
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom to recommend for: a profile text or a shopper, exactly one."""
+
+    profile: str | None
+    user_id: str | None
+
+
+def _target(profile: ProfileText = None, user_id: ShopperId = None) -> Target:
+    # a dependency: checked before a stream starts, so a bad request is a 422, not a cut stream
+    if (profile is None) == (user_id is None):
+        raise RequestValidationError(
+            [{"loc": ["query", "profile"], "msg": "give either profile or user_id", "type": "missing"}]
+        )
+    return Target(profile, user_id)
+
+
+For = Annotated[Target, Depends(_target)]
+
+
+def _profile_items(rows: list[dict[str, Any]], profile: str) -> list[dict[str, Any]]:
+    reason = f"matches “{' '.join(profile.split())}”"
+    return [{**row, "reason": reason, "because": "interest"} for row in rows]
+
+
 @router.get("/recommendations", response_model=list[RecommendedProduct])
 def recommendations(
-    shop: ShopDep,
-    options: Options,
-    profile: ProfileText = None,
-    user_id: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="a shopper: profile and events")
-    ] = None,
-    diversity: Annotated[
-        float, Query(ge=0, le=1, description="with user_id: 0 ranks by similarity alone, 1 by variety")
-    ] = 0.3,
+    shop: ShopDep, options: Options, target: For, diversity: Diversity = 0.3
 ) -> list[dict[str, Any]]:
     """Products for a shopper (`user_id`) or a profile text (`profile`), best first, each with why.
 
     A shopper's results blend their profile with what they viewed, liked, put in the cart and
     bought, leave out what they dismissed or already saw, and change with their very next event.
     """
-    if (profile is None) == (user_id is None):
-        raise RequestValidationError(
-            [{"loc": ["query", "profile"], "msg": "give either profile or user_id", "type": "missing"}]
-        )
-    if profile is not None:
-        reason = f"matches “{' '.join(profile.split())}”"
-        rows = _nearest(shop.table, profile, options)
-        return [{**row, "reason": reason, "because": "interest"} for row in rows]
+    if target.profile is not None:
+        return _profile_items(_nearest(shop.table, target.profile, options), target.profile)
     results = shop.recommender.for_user(
-        user_id, limit=options.limit, filters=options.filters, diversity=diversity
+        target.user_id, limit=options.limit, filters=options.filters, diversity=diversity
     )
     return _within([_recommended(r) for r in results], options.distance_threshold)
+
+
+_ITEMS = pydantic.TypeAdapter(list[RecommendedProduct])
+# a message is made once per new result, whatever the number of streams that share the query
+_messages: OrderedDict[tuple[Any, int], dict[str, Any]] = OrderedDict()
+
+
+def _open_live(
+    shop: Shop, options: NearestOptions, target: Target, diversity: float
+) -> tuple[LiveResult, Callable[[Any], list[dict[str, Any]]]]:
+    """A live query for these parameters and how to turn its result into `/recommendations` items."""
+    profile, user_id = target.profile, target.user_id
+    if profile is not None:
+        search = shop.table.search(profile).limit(options.limit).filter(options.filters)
+        if options.distance_threshold is not None:
+            search = search.distance_threshold(options.distance_threshold)
+
+        def items(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            scored = [{**r, "distance": r["_distance"], "score": r["_score"]} for r in rows]
+            return _profile_items(scored, profile)
+
+        return search.live(), items
+    live = shop.recommender.live_for_user(
+        user_id, limit=options.limit, filters=options.filters, diversity=diversity
+    )
+    return live, lambda results: _within([_recommended(r) for r in results], options.distance_threshold)
+
+
+@router.get(
+    "/recommendations/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": '`{"items": [...]}` now, then each time the recommendations change'},
+        422: {"description": "bad parameters"},
+    },
+)
+async def recommendations_stream(
+    shop: ShopDep, options: Options, target: For, diversity: Diversity = 0.3
+) -> AsyncIterator[ServerSentEvent]:
+    """`GET /recommendations`, live: Server-Sent Events whose data is `{"items": [...]}` with the items
+    `GET /recommendations` returns, once at connect and then each time they change (a product
+    added, edited or removed by anyone, the shopper's events or profile), never otherwise.
+
+    Streams with the same parameters share one evaluation on the server.
+    """
+    live, items = await asyncio.to_thread(_open_live, shop, options, target, diversity)
+    try:
+        yield ServerSentEvent(comment="recommendations follow", retry=1000)
+        async for result in live.changes():
+            key = (live.key, live.seen, options.distance_threshold)
+            message = _messages.get(key)
+            if message is None:
+                message = {"items": _ITEMS.dump_python(_ITEMS.validate_python(items(result)), mode="json")}
+                _messages[key] = message
+                while len(_messages) > 1024:
+                    _messages.popitem(last=False)
+            yield ServerSentEvent(data=message)
+    finally:
+        live.close()
 
 
 @router.get(
