@@ -5,23 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pydantic
 from fastapi.exceptions import RequestValidationError
 
 from .._errors import ValidationError
-from ._models import ProductCreate
+from ._models import ProductCreate, product_row
 
 IMPORT_TYPES = ("application/x-ndjson", "application/jsonl", "text/csv")
 MAX_ERRORS = 20  # a file of bad lines answers with the first ones
 
 
-def parse_import(
-    body: bytes, kind: str, with_id: Callable[[dict[str, Any]], dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The rows of a `kind` ("csv" or "jsonl") body, each given an id by `with_id` if it has none.
+def parse_import(body: bytes, kind: str) -> list[dict[str, Any]]:
+    """The rows of a `kind` ("csv" or "jsonl") body, ready to upsert (an id made up where none is given).
 
     Blocking (a 50 MB body takes seconds): run it in a thread.
     """
@@ -35,7 +32,7 @@ def parse_import(
     rows, errors, seen = [], [], {}
     for number, item in items:
         try:
-            row = with_id(ProductCreate.model_validate(item).model_dump())
+            row = product_row(ProductCreate.model_validate(item))
         except pydantic.ValidationError as exc:
             errors += [{**e, "loc": ["body", f"line {number}", *e["loc"]]} for e in exc.errors()]
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,13 @@ ProductCreate = pydantic.create_model(
     id=_field("id", optional=True),
     **{name: _field(name) for name in EDITABLE},
 )
+
+
+def product_row(product: pydantic.BaseModel) -> dict[str, Any]:
+    """A validated new product (`ProductCreate`) as a row to insert, its id made up if it has none."""
+    row = product.model_dump()
+    return {**row, "id": row["id"] or uuid.uuid4().hex[:12]}
+
 
 ProductUpdate = pydantic.create_model(
     "ProductUpdate",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -20,6 +19,7 @@ from .._models import (
     ProductPage,
     ProductUpdate,
     problems,
+    product_row,
 )
 from .._security import IMPORT_PATH, catalog_writer
 from .._shop import ShopDep, existing_product
@@ -71,7 +71,7 @@ def create_product(shop: ShopDep, product: ProductCreate) -> Any:
 
     An id may hold any text but "/" (and may not be "." or ".."), so that `/products/{id}` reaches it.
     """
-    row = _with_id(product.model_dump())
+    row = product_row(product)
     try:
         return shop.table.insert(row)
     except DuplicateKeyError:
@@ -116,12 +116,8 @@ async def import_products(shop: ShopDep, request: Request) -> dict[str, int]:
     body = await request.body()
     csv = request.headers.get("content-type", "").lower().startswith("text/csv")
     # parsing, and embedding the new descriptions, take a while: the event loop goes on meanwhile
-    rows = await asyncio.to_thread(parse_import, body, "csv" if csv else "jsonl", _with_id)
+    rows = await asyncio.to_thread(parse_import, body, "csv" if csv else "jsonl")
     return await asyncio.to_thread(_upsert, shop.table, rows)
-
-
-def _with_id(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "id": row["id"] or uuid.uuid4().hex[:12]}
 
 
 def _upsert(table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
