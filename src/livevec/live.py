@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 logger = logging.getLogger("livevec")
 
+_serials = itertools.count()
 # how often the follower looks for changes on a store that cannot notify (SQLite)
 POLL_INTERVAL = 0.05
 _BATCH = 1000
@@ -50,6 +52,7 @@ class _Entry:
     version: int = 0
     handles: int = 0
     closed: bool = False  # the store is closing: every handle's waiting ends
+    serial: int = field(default_factory=lambda: next(_serials))  # unique in the process
     changed: threading.Condition = field(default_factory=threading.Condition)
     callbacks: list[Callable[[Any], None]] = field(default_factory=list)
     futures: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=set)
@@ -172,9 +175,10 @@ class LiveResult(Generic[T]):
             yield result
 
     @property
-    def seen(self) -> int:
-        """The version of the result this handle last returned."""
-        return self._seen
+    def seen(self) -> tuple[int, int]:
+        """Which result this handle last returned: equal for equal results of one query, unique in
+        the process (a query opened again after its last handle closed starts a new series)."""
+        return self._entry.serial, self._seen
 
     def close(self) -> None:
         if not self._closed:

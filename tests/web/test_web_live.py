@@ -197,3 +197,19 @@ def test_after_random_writes_every_stream_ends_equal_to_a_fresh_request(shop, ap
 def test_bad_stream_parameters_are_a_422(api, params):
     response = api.get("/recommendations/stream", params=params)
     assert response.status_code == 422
+
+
+def test_a_stream_opened_after_the_last_one_closed_starts_from_the_current_result(shop, api):
+    # the server makes each message once per result; a query dropped with its last stream and
+    # opened again starts a new series, which must not be answered with the old series' messages
+    user = f"shopper-{uuid.uuid4().hex[:8]}"
+    api.put(f"/users/{user}", json={"profile": "yoga and pilates"})
+    params = {"user_id": user, "limit": 6}
+    first = RecommendationStream(shop.url, params)
+    first.next()
+    first.close()
+    time.sleep(1.0)  # the server notices the closed stream
+    api.put(f"/users/{user}", json={"profile": "coffee for my morning espresso"})
+    again = RecommendationStream(shop.url, params)
+    assert shown(again.next()) == shown(fresh(api, params))
+    again.close()

@@ -1,5 +1,6 @@
-// The shop page: the shopper's recommendations and the admin's product table, both kept current by
-// the /events stream. Product text only ever reaches the page through textContent (never as HTML).
+// The shop page: the shopper's recommendations, pushed by /recommendations/stream whenever they
+// change, and the admin's product table, kept current by the products that /events carries.
+// Product text only ever reaches the page through textContent (never as HTML).
 // The shopper view shows either a profile text's matches (no shopper picked) or a shopper's
 // recommendations, which follow their likes and dismissals; "More like this" swaps in one product's
 // nearest neighbours until "Back". A server started with a token wants it for catalog writes: the
@@ -25,6 +26,8 @@ const state = {
   changedAt: new Map(), // product id -> when its last created/updated event arrived
   flashes: { recs: new Map(), products: new Map() }, // id -> { changedAt, until }
   source: null, // the EventSource following the changes (and the picked shopper's activity)
+  recsSource: null, // the EventSource of the shopper view's recommendations
+  shown: null, // product id -> its JSON, as the last recommendations showed it (null: a new list)
 };
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -160,8 +163,13 @@ function recommendationsRequest() {
   return { path: "/recommendations", params, label: "best match first", empty };
 }
 
-async function loadRecommendations() {
+// The recommendations follow /recommendations/stream: the server sends them now and again each time
+// they change. "More like this" is fetched, and fetched again when a product changes.
+function loadRecommendations() {
   const request = ++state.requests.recs;
+  if (state.recsSource) state.recsSource.close();
+  state.recsSource = null;
+  state.shown = null;
   const status = $("#recs-status");
   // the distance slider is for a profile text's matches
   $("#threshold").disabled = Boolean(shopper() || state.similarTo);
@@ -171,19 +179,42 @@ async function loadRecommendations() {
     status.textContent = "Type what the shopper likes to see recommendations.";
     return;
   }
-  const fetchedAt = performance.now();
+  if (state.similarTo) return loadSimilar(request, wanted);
+  const source = new EventSource(`/recommendations/stream?${wanted.params}`);
+  state.recsSource = source;
+  source.onmessage = (message) => {
+    if (source === state.recsSource) showCards(JSON.parse(message.data).items, wanted);
+  };
+  source.onerror = () => {
+    if (source !== state.recsSource || source.readyState !== EventSource.CLOSED) return;
+    status.textContent = "Reconnecting…";
+    setTimeout(() => source === state.recsSource && loadRecommendations(), 3000);
+  };
+}
+
+async function loadSimilar(request, wanted) {
   try {
     const items = await api("GET", `${wanted.path}?${wanted.params}`);
-    if (request !== state.requests.recs) return; // a newer request is on its way
-    $("#recs").replaceChildren(...items.map((p) => recommendationCard(p, fetchedAt)));
-    status.textContent = items.length
-      ? `${items.length} ${items.length === 1 ? "product" : "products"}, ${wanted.label}`
-      : wanted.empty;
+    if (request === state.requests.recs) showCards(items, wanted);
   } catch (error) {
     if (request !== state.requests.recs) return;
-    if (state.similarTo && error.status === 404) return showRecommendations(); // that product is gone
-    status.textContent = error.message;
+    if (error.status === 404) return showRecommendations(); // that product is gone
+    $("#recs-status").textContent = error.message;
   }
+}
+
+// A card new to the list, or whose product changed, is highlighted.
+function showCards(items, wanted) {
+  const now = performance.now();
+  const previous = state.shown;
+  state.shown = new Map(items.map((p) => [p.id, JSON.stringify(p)]));
+  for (const [id, json] of state.shown) {
+    if (previous && previous.get(id) !== json) state.changedAt.set(id, now);
+  }
+  $("#recs").replaceChildren(...items.map((p) => recommendationCard(p, now)));
+  $("#recs-status").textContent = items.length
+    ? `${items.length} ${items.length === 1 ? "product" : "products"}, ${wanted.label}`
+    : wanted.empty;
 }
 
 const scheduleRecommendations = debounce(loadRecommendations, 250);
@@ -259,8 +290,8 @@ const saveProfile = debounce(async () => {
 async function recordEvent(product, kind) {
   const user = shopper();
   try {
+    // the recommendations stream brings the new list
     await api("POST", `/users/${encodeURIComponent(user)}/events`, { product_id: product.id, kind });
-    loadRecommendations();
   } catch (error) {
     $("#recs-status").textContent = error.message;
   }
@@ -272,7 +303,7 @@ function showSimilar(product) {
   $("#similar-bar").hidden = false;
   // opening a product's neighbours is a view of it: it nudges the shopper's taste
   if (shopper()) recordEvent(product, "view");
-  else loadRecommendations();
+  loadRecommendations();
 }
 
 function showRecommendations() {
@@ -286,6 +317,7 @@ function showRecommendations() {
 function productRow(product, fetchedAt) {
   const row = el("tr");
   row.dataset.id = product.id;
+  row.dataset.name = product.name;
   if (state.editing && state.editing.id === product.id) row.classList.add("editing");
   const edit = el("button", "link", "Edit");
   edit.type = "button";
@@ -440,9 +472,24 @@ async function submitToken(event) {
 // --- live updates -------------------------------------------------------------------------------
 
 const refreshAll = debounce(() => {
-  loadRecommendations();
+  if (state.similarTo) loadRecommendations(); // the streamed lists follow by themselves
   loadProducts();
 }, 80);
+
+const scheduleProducts = debounce(loadProducts, 300);
+
+// The product an /events message carries goes straight into its row; only a product added or
+// removed (the page and its total change), renamed (the order changes) or anything while the find
+// box ranks matches fetches the page again, at most once per burst.
+function applyToTable(change) {
+  const row = [...$("#products tbody").rows].find((r) => r.dataset.id === String(change.id));
+  const finding = Boolean($("#find").value.trim());
+  if (change.op === "updated" && row && !finding && row.dataset.name === change.product.name) {
+    row.replaceWith(productRow(change.product, performance.now()));
+  } else if (change.op !== "updated" || finding || row) {
+    scheduleProducts();
+  }
+}
 
 function setLive(mode, text) {
   $("#live").dataset.state = mode;
@@ -473,9 +520,8 @@ function follow() {
     const change = JSON.parse(message.data);
     if (change.op === "shoppers") return scheduleUsers(); // a new shopper or profile somewhere
     if (change.op === "activity") {
-      // a new shopper or profile changes the picker; the picked shopper's activity, their list
+      // a new shopper or profile changes the picker (their list follows its own stream)
       if (change.kind === "profile") scheduleUsers();
-      if (change.user_id === shopper()) scheduleRecommendations();
       return;
     }
     if (change.op === "created" || change.op === "updated") {
@@ -484,7 +530,9 @@ function follow() {
       resetForm();
       showMessage("The product you were editing was deleted.", true);
     }
-    refreshAll();
+    if (change.op === "reset") return refreshAll();
+    applyToTable(change);
+    if (state.similarTo) scheduleRecommendations();
   };
 }
 
