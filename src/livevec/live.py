@@ -73,7 +73,6 @@ class _Entry:
             with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, future)
 
-
     def close(self) -> None:
         with self.changed:
             self.closed = True
