@@ -25,7 +25,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import urllib.parse
 from pathlib import Path
 
 import numpy as np
+
+from _report import start_shop
 
 DIM = 384
 
@@ -201,32 +202,9 @@ def http_under_load(folder: Path, insert: int) -> dict:
     with livevec.connect(path) as db:
         table = db.create_table(Product)
         table.insert([{**p, "description_vec": rng.normal(size=DIM).tolist()} for p in load_catalog()])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from livevec.cli import main; main()",
-            "serve",
-            "--db",
-            str(path),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_shop(path)
     try:
-        for _ in range(600):
-            try:
-                client = _Http(port)
-                client.get("/products", limit=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        client = _Http(port)
         for _ in range(3):  # the model loads; the query's vector is cached from here on
             client.get("/search", q="a user likes sports", limit=10)
         writer = Writer(path, "products", 0, insert, search=False)

@@ -25,16 +25,15 @@ import argparse
 import asyncio
 import json
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _report import start_shop
 
 PROFILES = [
     "a user likes sports",
@@ -293,34 +292,6 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
     }
 
 
-def serve(path: Path) -> tuple[subprocess.Popen, int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from livevec.cli import main; main()",
-            "serve",
-            "--db",
-            str(path),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(1200):
-        try:
-            if asyncio.run(http_get(port, "/products?limit=1"))[0] == 200:
-                return server, port
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
 def main() -> None:
     import resource
 
@@ -343,7 +314,7 @@ def main() -> None:
                 for mode in args.modes:
                     path = Path(tmp) / f"{mode}-{streams}-{rate}.db"
                     path.write_bytes(template.read_bytes())
-                    server, port = serve(path)
+                    server, port = start_shop(path)
                     try:
                         result = asyncio.run(run(port, mode, streams, rate, args.seconds, server.pid))
                     finally:

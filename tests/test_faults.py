@@ -25,26 +25,15 @@ from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
 from livevec.storage import _sqlite_index
 from livevec.storage.vector_index import HnswIndex
 
+from . import given_vectors
+
 pytestmark = pytest.mark.backends("sqlite")
 
 DIM = 32  # small vectors: usearch builds fast, and loses nodes in parallel adds as at 384-d
 OPTIONS = IndexOptions(ann_min_rows=500)
 
 # the rows bring their vectors: a provider that only knows their length (every process registers it)
-GIVEN = textwrap.dedent(
-    """
-    import livevec
-    from livevec.embeddings import EmbeddingProvider
-
-    class GivenVectors(EmbeddingProvider):
-        dimensions = 32
-
-        def embed(self, texts):
-            raise AssertionError("the rows bring their vectors")
-
-    livevec.register_provider("given", GivenVectors)
-    """
-)
+GIVEN = given_vectors.source("given", 32)
 exec(GIVEN)
 
 

@@ -17,20 +17,9 @@ import livevec
 from livevec import EmbeddingFunction, Field, TableModel
 from livevec.live import live_queries
 
-GIVEN = textwrap.dedent(
-    """
-    import livevec
-    from livevec.embeddings import EmbeddingProvider
+from . import given_vectors
 
-    class GivenVectors(EmbeddingProvider):
-        dimensions = 16
-
-        def embed(self, texts):
-            raise AssertionError("the rows bring their vectors")
-
-    livevec.register_provider("given16", GivenVectors)
-    """
-)
+GIVEN = given_vectors.source("given16", 16)
 exec(GIVEN)
 
 
