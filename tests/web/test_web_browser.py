@@ -9,7 +9,12 @@ from playwright.sync_api import Page, expect
 
 
 def show_profile(page: Page, text: str) -> None:
+    """Types what the shopper likes and waits for its list (a new top card): a card that enters or
+    changes afterwards is highlighted, while a list shown for a new text is not."""
+    top = page.locator("#recs .card").first
+    before = top.get_attribute("data-id")
     page.fill("#profile", text)
+    expect(top).not_to_have_attribute("data-id", before)
 
 
 def card(page: Page, name: str):
