@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -18,8 +15,7 @@ from livevec.web._events import ChangeBroadcaster
 
 from ..models import Product
 from ..test_postgres import PrivateServer
-
-T = TypeVar("T")
+from .conftest import run
 
 
 def _product(key: int) -> dict:
@@ -32,12 +28,6 @@ def _product(key: int) -> dict:
         price=1.0,
         description_vec=(vector / np.linalg.norm(vector)).tolist(),
     )
-
-
-def run(scenario: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` in a thread of its own: the browser tests' Playwright keeps a loop running in this one."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, scenario).result()
 
 
 class Faults:

@@ -7,6 +7,8 @@ import socket
 
 from livevec.web._server import _listen
 
+from .conftest import run
+
 
 def test_accepted_connections_send_at_once():
     # with Nagle's algorithm on, each response after the first on a kept-alive connection waited
@@ -31,4 +33,4 @@ def test_accepted_connections_send_at_once():
             writer.close()
             server.close()
 
-    assert asyncio.run(nodelay_of_an_accepted_connection()) != 0
+    assert run(nodelay_of_an_accepted_connection()) != 0
