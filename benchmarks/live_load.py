@@ -138,6 +138,7 @@ class Write:
     """A write sent through the API, the pages it must reach, and how a page's items show it."""
 
     at: float
+    kind: str
     pages: list[int]
     shows: Callable[[list], bool]
 
@@ -205,7 +206,7 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
                 "price": 10.0,
             }
             await http_send(port, "POST", "/products", product)
-            writes.append(Write(t, by_profile[text], lambda items, key=key: key in ids(items)))
+            writes.append(Write(t, "add", by_profile[text], lambda items, key=key: key in ids(items)))
         elif step == 1:  # another product's price: any page may or may not show it
             await http_send(
                 port, "PATCH", f"/products/{rng.choice(catalog)}", {"price": round(rng.uniform(1, 200), 2)}
@@ -216,6 +217,7 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
             writes.append(
                 Write(
                     t,
+                    "price",
                     by_profile[text],
                     lambda items, key=key, price=price: any(
                         i["id"] == key and i["price"] == price for i in items
@@ -230,10 +232,12 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
             if shown:
                 liked = shown[0]["id"]
                 await http_send(port, "POST", f"/users/{user}/events", {"product_id": liked, "kind": "like"})
-                writes.append(Write(t, by_shopper[user], lambda items, liked=liked: liked not in ids(items)))
+                writes.append(
+                    Write(t, "like", by_shopper[user], lambda items, liked=liked: liked not in ids(items))
+                )
         else:  # the new product goes: it leaves its pages
             await http_send(port, "DELETE", f"/products/{key}")
-            writes.append(Write(t, by_profile[text], lambda items, key=key: key not in ids(items)))
+            writes.append(Write(t, "delete", by_profile[text], lambda items, key=key: key not in ids(items)))
         write_latency.append(time.perf_counter() - t)
         n += 1
         await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
@@ -246,7 +250,7 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
         await asyncio.sleep(0.2)
     cpu = (sum(process.cpu_times()[:2]) - cpu_before) / (time.perf_counter() - wall_before) * 100
     # write -> page updated: the first update after the write that shows it, on each page it must reach
-    latencies, missed = [], 0
+    latencies, missed, by_kind = [], 0, {}
     for write in writes:
         for index in write.pages:
             seen = next(
@@ -256,6 +260,7 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
                 missed += 1
             else:
                 latencies.append(seen - write.at)
+                by_kind.setdefault(write.kind, []).append(seen - write.at)
     fresh: dict[str, list] = {}
     stale = 0
     for page in pages:
@@ -285,6 +290,7 @@ async def run(port: int, mode: str, streams: int, rate: float, seconds: float, s
         "update_p50_ms": pct(0.5),
         "update_p95_ms": pct(0.95),
         "update_max_ms": round(latencies[-1] * 1000) if latencies else None,
+        "p95_ms_by_kind": {k: round(sorted(v)[int(0.95 * len(v))] * 1000) for k, v in by_kind.items()},
         "stale_at_end": stale,
         "server_cpu_pct": round(cpu),
         "write_p50_ms": round(statistics.median(write_latency) * 1000, 1),

@@ -36,7 +36,7 @@ logger = logging.getLogger("livevec")
 
 _serials = itertools.count()
 # how often the follower looks for changes on a store that cannot notify (SQLite)
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.02
 _BATCH = 1000
 
 
@@ -69,23 +69,31 @@ class _Entry:
             self.result, self.version = result, self.version + 1
             futures, self.futures = self.futures, set()
             self.changed.notify_all()
-        for loop, future in futures:
-            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, future)
+        _wake(futures)
 
     def close(self) -> None:
         with self.changed:
             self.closed = True
             futures, self.futures = self.futures, set()
             self.changed.notify_all()
-        for loop, future in futures:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, future)
+        _wake(futures)
 
 
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+def _wake(futures: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]]) -> None:
+    """Resolve waiting futures from this thread: one call into each event loop for all of its
+    futures (a thousand streams of one query would otherwise be a thousand wake-ups)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+    for loop, future in futures:
+        by_loop.setdefault(loop, []).append(future)
+    for loop, waiting in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, waiting)
+
+
+def _resolve(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
 
 
 class LiveResult(Generic[T]):

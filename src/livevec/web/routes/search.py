@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -145,7 +146,7 @@ def recommendations(
 
 _ITEMS = pydantic.TypeAdapter(list[RecommendedProduct])
 # a message is made once per new result, whatever the number of streams that share the query
-_messages: OrderedDict[tuple[Any, int], dict[str, Any]] = OrderedDict()
+_messages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
 
 def _open_live(
@@ -193,11 +194,12 @@ async def recommendations_stream(
             key = (live.key, live.seen, options.distance_threshold)
             message = _messages.get(key)
             if message is None:
-                message = {"items": _ITEMS.dump_python(_ITEMS.validate_python(items(result)), mode="json")}
+                checked = _ITEMS.validate_python(items(result))
+                message = json.dumps({"items": _ITEMS.dump_python(checked, mode="json")})
                 _messages[key] = message
                 while len(_messages) > 1024:
                     _messages.popitem(last=False)
-            yield ServerSentEvent(data=message)
+            yield ServerSentEvent(raw_data=message)  # encoded once for every stream of the query
     finally:
         live.close()
 
