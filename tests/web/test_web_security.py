@@ -17,24 +17,11 @@ import pytest
 
 from .conftest import TOKEN
 from .events import EventStream
+from .test_web_api import product, unique
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 STRAP = "24-WG085"  # a product of the demo catalog
 JSONL = {"content-type": "application/x-ndjson"}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def product(**fields):
-    return {
-        "name": "Trail runner",
-        "description": "Light trail running shoes with a grippy sole for muddy paths",
-        "category": "shoes",
-        "price": 89.5,
-        **fields,
-    }
 
 
 @pytest.fixture
