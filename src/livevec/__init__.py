@@ -17,6 +17,7 @@ from ._errors import (
 from ._schema import Field, TableModel
 from ._table import Table
 from .embeddings import EmbeddingFunction, EmbeddingProvider, register_provider
+from .live import LiveResult
 from .recommend import Recommendation, Recommender
 from .search import QueryResult, Search, SearchHit
 from .storage import Change, IndexOptions
@@ -33,6 +34,7 @@ __all__ = [
     "Field",
     "FilterError",
     "IndexOptions",
+    "LiveResult",
     "LivevecError",
     "QueryResult",
     "Recommendation",
