@@ -167,3 +167,20 @@ def test_drop_and_recreate_is_seen_by_an_open_index(db_path, products):
         other.create_table(schema=Product, if_exists="overwrite").insert(CATALOG[:2])
     hits = products.search("coffee").limit(8).to_list()
     assert sorted(h["id"] for h in hits) == [1, 2]
+
+
+@pytest.mark.backends("sqlite")  # PostgreSQL wakes every process through NOTIFY
+def test_a_commit_of_this_process_wakes_a_waiting_follower_at_once(db, products):
+    import threading
+
+    since = db.last_change()
+    woke = threading.Event()
+
+    def wait() -> None:
+        db.wait_for_change(since, timeout=120)  # without the wake-up it would wait this long
+        woke.set()
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    products.update(values={"price": 1.5}, filters={"id": 1})
+    assert woke.wait(timeout=30) and db.changes(since)[0].key == 1

@@ -138,6 +138,8 @@ class SQLiteBackend(Backend):
         self._indexes: dict[tuple[str, str], ColumnIndex] = {}
         self._indexes_lock = threading.Lock()
         self._builder = _IndexBuilder(self)
+        self._commits = threading.Condition()  # notified after each of our commits
+        self._commit_count = 0
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -272,6 +274,9 @@ class SQLiteBackend(Backend):
     def _after_commit(self) -> None:
         """The write reaches every loaded index before the call that made it returns; a failure
         here must not turn the committed write into an error: the next search catches up."""
+        with self._commits:  # followers in this process (live queries, /events) read it at once
+            self._commit_count += 1
+            self._commits.notify_all()
         for column in list(self._indexes.values()):
             try:
                 with column.lock:
@@ -585,6 +590,18 @@ class SQLiteBackend(Backend):
 
     def last_change(self) -> int:
         return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
+
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        """Wake at once for a commit of this process; other processes' commits are seen by polling
+        (SQLite cannot notify across processes), `timeout` seconds at most."""
+        with self._commits:
+            count = self._commit_count
+        if (
+            self.last_change() != since
+        ):  # (read outside the condition: an in-memory read takes the writer's lock)
+            return
+        with self._commits:  # a commit since `count` was read ends the wait at once
+            self._commits.wait_for(lambda: self._commit_count != count, timeout)
 
     def _prune_change_log(self) -> None:
         self._execute(
