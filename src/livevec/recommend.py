@@ -321,6 +321,7 @@ class Recommender:
     def _affected(self, user_id: str, ranking: _Ranking, changes: list[Change]) -> bool:
         """Can these changes alter this user's recommendations (`ranking`, their last)?"""
         catalog: list[Any] = []
+        events: list[Any] = []
         for change in changes:
             if change.op == "reset":
                 if change.table in (self.table.name, self.users_table.name, self.events_table.name):
@@ -330,10 +331,12 @@ class Recommender:
             elif change.table == self.events_table.name:
                 if ranking.taste is None or change.op != "insert":
                     return True  # popularity counts everyone's events; a deleted event's user is unknown
-                if self.events_table.count({"id": change.key, "user_id": user_id}):
-                    return True
+                events.append(change.key)
             elif change.table == self.table.name:
                 catalog.append(change.key)
+        for start in range(0, len(events), _CHUNK):  # one query for the batch's new events
+            if self.events_table.count({"id": {"$in": events[start : start + _CHUNK]}, "user_id": user_id}):
+                return True
         if not catalog:
             return False
         shown = {r.product[self._key] for r in ranking.results}

@@ -168,23 +168,26 @@ class ColumnIndex:
         """Read the rows' current vectors: changed rows go to `delta` (or straight into an exact main)."""
         if not row_ids:
             return
-        present: list[tuple[int, bytes]] = []
-        for start in range(0, len(row_ids), 50_000):
-            chunk = row_ids[start : start + 50_000]
-            present += conn.execute(
-                f"SELECT rowid, {self._column} FROM {self._table} "
-                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
-                (_ids_json(chunk),),
-            ).fetchall()
         ids = np.array(row_ids, dtype=np.int64)
         target = self.delta if self.is_graph else self.main
         target.remove(ids)
-        self._upsert(target, present)
+        self._upsert(target, self._vectors_of(conn, row_ids))
         if self.is_graph:
             in_graph = ids[self.main.contains(ids)]
             self.masked.update(in_graph.tolist())
             if self._touched is not None:
                 self._touched.update(row_ids)
+
+    def _vectors_of(self, conn: sqlite3.Connection, row_ids: list[int]) -> list[tuple[int, bytes]]:
+        """(rowid, vector blob) of those of `row_ids` that exist and have a vector."""
+        found: list[tuple[int, bytes]] = []
+        for start in range(0, len(row_ids), 50_000):
+            found += conn.execute(
+                f"SELECT rowid, {self._column} FROM {self._table} "
+                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
+                (_ids_json(row_ids[start : start + 50_000]),),
+            ).fetchall()
+        return found
 
     def _upsert(self, index: VectorIndex, rows: list[tuple[int, bytes]]) -> None:
         if rows:
@@ -207,10 +210,8 @@ class ColumnIndex:
     def _load(self, conn: sqlite3.Connection, last: tuple[int, Any], from_file: bool = True) -> None:
         """Start over: the saved graph caught up from the log if it can be trusted, else the table."""
         self._generation += 1
-        self._touched = None
-        self.masked = set()
-        self.delta = self._exact()
-        self._main_seq = None
+        self._touched, self._main_seq = None, None
+        self.masked, self.delta = set(), self._exact()
         loaded = self._load_file(conn) if from_file else None
         if loaded is not None:
             graph, seq, mark = loaded
@@ -224,7 +225,6 @@ class ColumnIndex:
                     self._reshape(conn)
                     return
             logger.warning("livevec: the saved index of %s.%s is out of step; rebuilding it", *self._names)
-            self._generation += 1
             self.masked, self.delta = set(), self._exact()
         exists = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.spec.name,)
@@ -258,8 +258,7 @@ class ColumnIndex:
         with self.lock:
             if not self.is_graph or not (self.delta or self.masked) or self._building:
                 return False
-            self.main.remove(np.fromiter(self.masked, dtype=np.int64, count=len(self.masked)))
-            self.masked.clear()
+            self._drop_masked()
             if len(self.main) > 0 or len(self.delta) < _BULK_BUILD_ROWS:
                 self._move_slice()
                 return True
@@ -288,6 +287,11 @@ class ColumnIndex:
             self._main_seq = at
         return True
 
+    def _drop_masked(self) -> None:
+        """Remove the graph's outdated entries (their rows' current vectors are in `delta`)."""
+        self.main.remove(np.fromiter(self.masked, dtype=np.int64, count=len(self.masked)))
+        self.masked.clear()
+
     def _move_slice(self) -> None:
         started = time.perf_counter()
         ids, vectors = self.delta.items(self._slice)
@@ -305,8 +309,7 @@ class ColumnIndex:
         with self.lock:
             if not self.is_graph or self._building or len(self.delta) > max_rows:
                 return
-            self.main.remove(np.fromiter(self.masked, dtype=np.int64, count=len(self.masked)))
-            self.masked.clear()
+            self._drop_masked()
             self.main.upsert(*self.delta.items())
             self.delta = self._exact()
             self._main_seq = (self.seq, self.mark)
@@ -499,13 +502,8 @@ class ColumnIndex:
     def _overlay(self, conn: sqlite3.Connection, changed: set[int]) -> _Overlay:
         overlay = _Overlay(ids=changed)
         if changed:
-            rows = conn.execute(
-                f"SELECT rowid, {self._column} FROM {self._table} "
-                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
-                (_ids_json(sorted(changed)),),
-            ).fetchall()
             overlay.index = self._exact()
-            self._upsert(overlay.index, rows)
+            self._upsert(overlay.index, self._vectors_of(conn, sorted(changed)))
         return overlay
 
     def _candidates(
@@ -522,7 +520,7 @@ class ColumnIndex:
         parts = [(self.main, hidden), (self.delta, overlay.ids)]
         if overlay.index is not None:
             parts.append((overlay.index, set()))
-        found_ids, found_distances, farthest = [], [], float("inf")
+        found_ids, farthest = [], float("inf")
         for index, skip in parts:
             if not len(index):
                 continue
@@ -534,7 +532,6 @@ class ColumnIndex:
                 keep = np.isin(ids, np.fromiter(skip, dtype=np.int64, count=len(skip)), invert=True)
                 ids, found = ids[keep], found[keep]
             found_ids.append(ids)
-            found_distances.append(found)
         if not found_ids:
             return np.empty(0, dtype=np.int64), farthest
         return np.unique(np.concatenate(found_ids)), farthest

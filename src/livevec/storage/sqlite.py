@@ -182,7 +182,7 @@ class SQLiteBackend(Backend):
     def _reader(self) -> Iterator[sqlite3.Connection]:
         """A connection to read on: the writer's inside this thread's own transaction (and for an
         in-memory database, which has only one), else a pooled reader."""
-        if self._memory or self._writer_thread == threading.get_ident():
+        if self._memory or self._in_transaction():
             with self._lock:
                 yield self._conn
             return
@@ -205,7 +205,8 @@ class SQLiteBackend(Backend):
                 conn.close()
 
     def _in_transaction(self) -> bool:
-        return self._writer_thread == threading.get_ident() and self._depth > 0
+        """Is this thread inside its own `transaction()`?"""
+        return self._writer_thread == threading.get_ident()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -289,32 +290,21 @@ class SQLiteBackend(Backend):
                 logger.exception("livevec: the index of %s.%s will catch up later", *column._names)
         self._builder.wake()
 
-    def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, params: Any = (), *, many: bool = False) -> sqlite3.Cursor:
+        """Run a statement on the writer (`many`: once per item of `params`), errors as livevec's."""
         if self._aborted is not None:
             raise StorageError(
                 f"the transaction was rolled back by SQLite ({self._aborted}); leave the block"
             ) from self._aborted
         try:
-            return self._conn.execute(sql, params)
+            return (self._conn.executemany if many else self._conn.execute)(sql, params)
         except sqlite3.Error as exc:
             if self._depth > 0 and not self._conn.in_transaction:
                 self._aborted = exc  # e.g. a trigger's RAISE(ROLLBACK): later statements must fail
             raise _storage_error(exc) from exc
 
-    def _executemany(self, sql: str, params: Any) -> sqlite3.Cursor:
-        try:
-            return self._conn.executemany(sql, params)
-        except sqlite3.Error as exc:
-            if self._depth > 0 and not self._conn.in_transaction:
-                self._aborted = exc
-            raise _storage_error(exc) from exc
-
     def _query(self, sql: str, params: Any = ()) -> list[tuple]:
-        with self._reader() as conn:
-            try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise _storage_error(exc) from exc
+        return self.query(sql, params)[1]
 
     # --- tables -------------------------------------------------------------------------------
 
@@ -574,9 +564,10 @@ class SQLiteBackend(Backend):
 
     def put_embeddings(self, model_key: str, items: list[tuple[bytes, np.ndarray]]) -> None:
         with self.transaction():
-            self._executemany(
+            self._execute(
                 "INSERT OR IGNORE INTO _livevec_embeddings (model, hash, vector) VALUES (?, ?, ?)",
                 [(model_key, h, np.asarray(v, dtype="<f4").tobytes()) for h, v in items],
+                many=True,
             )
 
     # --- change feed --------------------------------------------------------------------------
@@ -616,7 +607,7 @@ class SQLiteBackend(Backend):
             return max(self._execute(sql, () if params is None else params).rowcount, 0)
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None) -> tuple[list[str], list[tuple]]:
-        with self._reader() as conn:  # as _query, keeping the column names
+        with self._reader() as conn:
             try:
                 cursor = conn.execute(sql, () if params is None else params)
                 rows = cursor.fetchall()

@@ -17,7 +17,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from ..._table import Table
 from ...live import LiveResult
 from ...recommend import Recommendation
-from ...search import SearchType
+from ...search import Search, SearchType
 from .._models import RecommendedProduct, ScoredProduct, problems
 from .._shop import Shop, ShopDep, existing_product
 from .products import Price, product_filters
@@ -63,16 +63,25 @@ ProfileText = Annotated[
 ]
 
 
-def _nearest(
-    table: Table, text: str, options: NearestOptions, search_type: SearchType = "vector"
-) -> list[dict[str, Any]]:
+def _search(table: Table, text: str, options: NearestOptions, search_type: SearchType = "vector") -> Search:
     search = table.search(text, search_type=search_type).limit(options.limit).filter(options.filters)
     if options.distance_threshold is not None:
         search = search.distance_threshold(options.distance_threshold)
+    return search
+
+
+def _scored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Search results as the API names their scores."""
     return [
         {**row, "distance": row["_distance"], "match_score": row.get("_match_score"), "score": row["_score"]}
-        for row in search.to_list()
+        for row in rows
     ]
+
+
+def _nearest(
+    table: Table, text: str, options: NearestOptions, search_type: SearchType = "vector"
+) -> list[dict[str, Any]]:
+    return _scored(_search(table, text, options, search_type).to_list())
 
 
 def _recommended(recommendation: Recommendation) -> dict[str, Any]:
@@ -155,15 +164,8 @@ def _open_live(
     """A live query for these parameters and how to turn its result into `/recommendations` items."""
     profile, user_id = target.profile, target.user_id
     if profile is not None:
-        search = shop.table.search(profile).limit(options.limit).filter(options.filters)
-        if options.distance_threshold is not None:
-            search = search.distance_threshold(options.distance_threshold)
-
-        def items(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            scored = [{**r, "distance": r["_distance"], "score": r["_score"]} for r in rows]
-            return _profile_items(scored, profile)
-
-        return search.live(), items
+        live = _search(shop.table, profile, options).live()
+        return live, lambda rows: _profile_items(_scored(rows), profile)
     live = shop.recommender.live_for_user(
         user_id, limit=options.limit, filters=options.filters, diversity=diversity
     )
