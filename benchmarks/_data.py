@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
-if not DATA.is_dir():  # a worktree sits beside main: /work/wtN -> /work/shared
-    DATA = Path("/work/shared/data/eval")
+
+def shared_data(folder: str) -> Path:
+    """A folder of the shared data: `$LIVEVEC_DATA/<folder>`, else `../shared/data/<folder>` beside the
+    project root; exits with a message naming both when it is missing."""
+    root = os.environ.get("LIVEVEC_DATA")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (base / folder).is_dir():
+        raise SystemExit(
+            f"shared data not found: {base / folder} is not a folder; put the shared data at "
+            "../shared/data beside the project, or set LIVEVEC_DATA to its data folder"
+        )
+    return base / folder
+
+
+DATA = shared_data("eval")
 CACHE = Path(__file__).resolve().parent / ".cache"
 MODEL = "local/all-MiniLM-L6-v2"
 DIMENSIONS = 384

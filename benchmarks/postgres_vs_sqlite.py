@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/postgres_vs_sqlite.py [--data icecat|random] [--rows 10000]
 
 Rows bring their own vectors, so the figures measure the stores, not the embedding model:
-  icecat  the first N Icecat electronics products of /work/shared/data/eval ("product data by
+  icecat  the first N Icecat electronics products of ../shared/data/eval ("product data by
           Icecat"), embedded once with the default model (kept in benchmarks/.cache/), searched with
           the 135 shopper queries of the same folder
   random  N random unit vectors of 384 dimensions and 200 queries near some of them: the hardest
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import livevec
+from _data import DATA
 from livevec import EmbeddingFunction, Field, TableModel
 
 DIMENSIONS = 384
-DATA = Path(os.environ.get("LIVEVEC_DATA", "/work/shared/data")) / "eval"
 CACHE = Path(__file__).parent / ".cache"
 EF_SEARCH = (40, 100, 200)  # 100 is livevec's default, 40 pgvector's
 embed = EmbeddingFunction()
