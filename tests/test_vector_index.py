@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -147,6 +148,64 @@ def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
     assert index_of(db).is_graph
 
 
+def test_a_selective_filters_rows_kept_in_memory_follow_every_change(path, data, monkeypatch):
+    # the first search of bucket 42 keeps its rows' vectors in memory; every later change (ours,
+    # another connection's, a rolled-back one, one behind a pruned log) must reach the next search
+    monkeypatch.setattr(sqlite_store, "_CHANGE_LOG_KEEP", 200)
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.create_table(IndexedItem)
+    table.insert(rows(data))
+    built(db, table)
+    current = {i: (i % 100, data[i]) for i in range(ROWS)}
+    queries = clustered(4, seed=12)
+
+    def agrees() -> None:
+        ids = np.array([i for i, (b, _) in current.items() if b == 42])
+        vectors = np.array([current[i][1] for i in ids])
+        for q in queries:
+            got = table.search(q).filter({"bucket": 42}).limit(10).to_list()
+            assert [r["id"] for r in got] == exact(vectors, ids, q, 10)
+
+    agrees()
+    column = index_of(db)
+    assert len(column._filters) == 1  # kept: the next changes update it, not a re-read
+    near = queries[0] + 0.01
+    table.update({"bucket": 42, "vec": near.tolist()}, {"id": 7})  # joins, nearest to the query
+    current[7] = (42, near / np.linalg.norm(near))
+    table.update({"bucket": 1}, {"id": 142})  # leaves
+    current[142] = (1, current[142][1])
+    table.update({"vec": queries[1].tolist()}, {"id": 242})  # moves
+    current[242] = (42, queries[1])
+    table.delete({"id": 342})
+    del current[342]
+    table.insert({"id": 5000, "bucket": 42, "vec": queries[2]})
+    current[5000] = (42, queries[2])
+    agrees()
+    other = sqlite3.connect(path)  # another client: the change log's triggers tell the index
+    with other:
+        other.execute("UPDATE items SET bucket = 42 WHERE id = 8")
+    current[8] = (42, current[8][1])
+    agrees()
+    with pytest.raises(RuntimeError), db.transaction():
+        table.update({"bucket": 42, "vec": queries[3].tolist()}, {"id": 9})
+        inside = table.search(queries[3]).filter({"bucket": 42}).limit(1).to_list()
+        assert inside[0]["id"] == 9  # the transaction sees its own row
+        raise RuntimeError("roll back")
+    agrees()  # and nothing of it stayed in memory
+    for i in range(300):  # more changes to other rows than the log keeps, while unfiltered
+        table.update({"bucket": 1}, {"id": 1000 + i % 50})  # searches keep the graph in step
+        current[1000 + i % 50] = (1, current[1000 + i % 50][1])
+        if i % 20 == 0:
+            table.search(queries[0]).limit(1).to_list()
+    with other:
+        other.execute("UPDATE items SET bucket = 42 WHERE id = 1001")
+    current[1001] = (42, current[1001][1])
+    agrees()
+    assert len(column._filters) == 1
+    other.close()
+    db.close()
+
+
 def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_rows(path, data, monkeypatch):
     # with ef=16, finding 10 rows that pass a 60% filter takes 25 neighbours: more than the graph
     # returns reliably, so its 1,200 rows are scanned; a 90% filter keeps more than exact_filter_rows
@@ -157,7 +216,9 @@ def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_
     built(db, table)
     scans = []
     scan = sqlite_store.ColumnIndex._scan
-    monkeypatch.setattr(sqlite_store.ColumnIndex, "_scan", lambda self, *a: scans.append(1) or scan(self, *a))
+    monkeypatch.setattr(
+        sqlite_store.ColumnIndex, "_scan", lambda self, *a, **k: scans.append(1) or scan(self, *a, **k)
+    )
     ids = np.arange(ROWS)
     for q in clustered(5, seed=6):
         got = table.search(q).filter({"bucket": {"$lt": 60}}).limit(10).to_list()

@@ -41,7 +41,16 @@ import numpy as np
 from .._schema import TableSpec, VectorSpec
 from ..filters import quote
 from ._base import VectorSearch
-from .vector_index import ExactIndex, HnswIndex, IndexOptions, VectorIndex, candidates_to_fetch, distances
+from .vector_index import (
+    ExactIndex,
+    HnswIndex,
+    IndexOptions,
+    VectorIndex,
+    candidates_to_fetch,
+    distances,
+    nearest,
+    within_bounds,
+)
 
 logger = logging.getLogger("livevec")
 
@@ -64,6 +73,14 @@ _SAVE_EVERY = 50_000
 
 def _ids_json(ids: Any) -> str:
     return json.dumps(np.asarray(ids, dtype=np.int64).tolist())
+
+
+@dataclass
+class _FilterRows:
+    """The current vectors of the committed rows a filter keeps, as of log position `seq`."""
+
+    index: ExactIndex
+    seq: int
 
 
 @dataclass
@@ -112,6 +129,7 @@ class ColumnIndex:
         self._save_failed = False
         self._table, self._column = quote(spec.name), quote(vector.name)
         self._plans: OrderedDict[tuple, tuple[int | None, float, int]] = OrderedDict()  # see _plan()
+        self._filters: OrderedDict[tuple, _FilterRows] = OrderedDict()  # see _filter_rows()
 
     def _exact(self) -> ExactIndex:
         return ExactIndex(self.vector.dimensions, self.vector.distance)
@@ -142,7 +160,7 @@ class ColumnIndex:
         last = _last_change(conn)
         if last[0] == self.seq:
             return
-        changes = self._changes_since(conn) if self.seq >= 0 else None
+        changes = self._changes_since(conn, self.seq) if self.seq >= 0 else None
         if changes is None:
             self._load(conn, last)
             return
@@ -150,15 +168,15 @@ class ColumnIndex:
         self.seq, self.mark = last
         self._reshape(conn)
 
-    def _changes_since(self, conn: sqlite3.Connection) -> set[int] | None:
-        """Row ids this table changed after `seq`; None when only a reload can tell (the table was
-        reset, or the log no longer reaches back to `seq`)."""
+    def _changes_since(self, conn: sqlite3.Connection, seq: int) -> set[int] | None:
+        """Row ids this table changed after log position `seq`; None when only a reload can tell
+        (the table was reset, or the log no longer reaches back to `seq`)."""
         oldest = conn.execute("SELECT min(seq) FROM _livevec_changes").fetchone()[0] or 0
-        if oldest > self.seq + 1:
+        if oldest > seq + 1:
             return None
         changes = conn.execute(
             "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",
-            (self.seq, self.spec.name),
+            (seq, self.spec.name),
         ).fetchall()
         if any(op == "reset" for _, op in changes):
             return None
@@ -171,23 +189,12 @@ class ColumnIndex:
         ids = np.array(row_ids, dtype=np.int64)
         target = self.delta if self.is_graph else self.main
         target.remove(ids)
-        self._upsert(target, self._vectors_of(conn, row_ids))
+        target.upsert(*self._stored(conn, among=row_ids))
         if self.is_graph:
             in_graph = ids[self.main.contains(ids)]
             self.masked.update(in_graph.tolist())
             if self._touched is not None:
                 self._touched.update(row_ids)
-
-    def _vectors_of(self, conn: sqlite3.Connection, row_ids: list[int]) -> list[tuple[int, bytes]]:
-        """(rowid, vector blob) of those of `row_ids` that exist and have a vector."""
-        found: list[tuple[int, bytes]] = []
-        for start in range(0, len(row_ids), 50_000):
-            found += conn.execute(
-                f"SELECT rowid, {self._column} FROM {self._table} "
-                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND {self._column} IS NOT NULL",
-                (_ids_json(row_ids[start : start + 50_000]),),
-            ).fetchall()
-        return found
 
     def _upsert(self, index: VectorIndex, rows: list[tuple[int, bytes]]) -> None:
         if rows:
@@ -212,12 +219,13 @@ class ColumnIndex:
         self._generation += 1
         self._touched, self._main_seq = None, None
         self.masked, self.delta = set(), self._exact()
+        self._filters.clear()
         loaded = self._load_file(conn) if from_file else None
         if loaded is not None:
             graph, seq, mark = loaded
             self.main, self.seq, self.mark = graph, seq, mark
             self._main_seq, self._saved_seq = (seq, mark), seq
-            changes = self._changes_since(conn)
+            changes = self._changes_since(conn, self.seq)
             if changes is not None:
                 self._apply(conn, sorted(changes))
                 self.seq, self.mark = last
@@ -281,6 +289,10 @@ class ColumnIndex:
                 return True  # reloaded meanwhile: this graph is of no use
             keep = np.isin(ids, np.fromiter(stale, dtype=np.int64, count=len(stale)), invert=True)
             self.delta.remove(ids[keep])
+            # the few rows left (changed during the build) move to a small delta: the emptied one
+            # would keep the memory of every row the graph now holds
+            left, self.delta = self.delta.items(), self._exact()
+            self.delta.upsert(*left)
             self.masked = stale & set(ids.tolist())
             self.main = graph
             self._generation += 1
@@ -453,21 +465,23 @@ class ColumnIndex:
         *,
         in_transaction: bool,
     ) -> list[tuple[tuple, float]]:
-        """(row, exact distance) of candidates, nearest first; the caller breaks ties and cuts.
+        """(row, distance) of the nearest rows, nearest first, plus any tied with the last; the
+        caller breaks ties by key and cuts.
 
         `where` is the filter's compiled SQL; `columns` the SQL list of columns each row carries.
         Outside a transaction the index first catches up with what `conn` sees; inside one, the
         rows the transaction changed come from `conn` (the overlay), and the index is left alone.
 
-        A filter that an SQL index answers and that keeps few rows is a scan of those rows; otherwise
-        the index is asked for enough neighbours that `limit` of them pass the filter, widening until
-        they do, and scanning the matching rows when the filter keeps too few of the nearest.
+        A filter that an SQL index answers and that keeps few rows is an exact scan of those rows'
+        vectors, taken from memory; otherwise the index is asked for enough neighbours that `limit`
+        of them pass the filter, widening until they do, and scanning the matching rows when the
+        filter keeps too few of the nearest.
         """
         overlay = _Overlay()
         if in_transaction:
-            changed = self._changes_since(conn) if self.seq >= 0 else None
+            changed = self._changes_since(conn, self.seq) if self.seq >= 0 else None
             if changed is None:  # no usable index: scan the table as this transaction sees it
-                return self._scan(conn, request, where or ("1", []), columns)
+                return self._scan(conn, request, where or ("1", []), columns, cached=False)
             overlay = self._overlay(conn, changed)
         else:
             self.catch_up(conn)
@@ -475,42 +489,44 @@ class ColumnIndex:
         if size == 0:
             return []
         limit, tolerance = request.limit, self.main.tolerance
+        quantized = tolerance > 0
         if not self.is_graph or len(self.main) == 0:  # every vector is in an exact index
             if where:
-                return self._scan(conn, request, where, columns)
-            ids, _ = self._candidates(request, limit, overlay, bounded=True)
-            return self._rows(conn, request, ids, None, columns)
+                return self._scan(conn, request, where, columns, cached=not in_transaction)
+            ids, found, _ = self._candidates(request, limit, overlay, bounded=True)
+            return self._nearest_rows(conn, request, ids, found, None, columns, quantized=False)
         matches, selectivity = self._plan(conn, where) if where else (None, 1.0)
         fetch = candidates_to_fetch(limit, selectivity, tolerance)
         # a scan of few rows is cheap; a graph asked for more neighbours than its search breadth
         # returns a loose list, so a rare filter loses recall there: scan its rows while affordable
         if where and matches is not None and (matches <= _CHEAP_SCAN_ROWS or fetch > self.main.breadth):
-            return self._scan(conn, request, where, columns)
+            return self._scan(conn, request, where, columns, cached=not in_transaction)
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
-            ids, farthest = self._candidates(request, fetch, overlay)
-            hits = self._rows(conn, request, ids, where, columns)
+            ids, found, farthest = self._candidates(request, fetch, overlay)
+            hits = self._nearest_rows(conn, request, ids, found, where, columns, quantized=quantized)
             if len(hits) >= limit:
                 return hits
             if request.max_distance is not None and farthest > request.max_distance + tolerance:
                 return hits  # the next neighbours are all farther than max_distance
             fetch *= 4
         if where:
-            return self._scan(conn, request, where, columns)
-        ids, _ = self._candidates(request, limit, overlay, bounded=True, exact=True)
-        return self._rows(conn, request, ids, None, columns)
+            return self._scan(conn, request, where, columns, cached=not in_transaction)
+        ids, found, _ = self._candidates(request, limit, overlay, bounded=True, exact=True)
+        return self._nearest_rows(conn, request, ids, found, None, columns, quantized=quantized)
 
     def _overlay(self, conn: sqlite3.Connection, changed: set[int]) -> _Overlay:
         overlay = _Overlay(ids=changed)
         if changed:
             overlay.index = self._exact()
-            self._upsert(overlay.index, self._vectors_of(conn, sorted(changed)))
+            overlay.index.upsert(*self._stored(conn, among=sorted(changed)))
         return overlay
 
     def _candidates(
         self, request: VectorSearch, k: int, overlay: _Overlay, *, bounded: bool = False, exact: bool = False
-    ) -> tuple[np.ndarray, float]:
-        """Ids of about the `k` nearest from the graph (or exact main), `delta` and the overlay, and
-        the smallest distance any part may still hold beyond what it returned (inf if none).
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """(ids, distances) of about the `k` nearest from the graph (or exact main), `delta` and the
+        overlay, and the smallest distance any part may still hold beyond what it returned (inf if
+        none). The parts hold disjoint rows.
 
         `bounded` applies the distance bounds inside each part; `exact` scans the graph exactly.
         """
@@ -520,7 +536,7 @@ class ColumnIndex:
         parts = [(self.main, hidden), (self.delta, overlay.ids)]
         if overlay.index is not None:
             parts.append((overlay.index, set()))
-        found_ids, farthest = [], float("inf")
+        found_ids, found_distances, farthest = [], [], float("inf")
         for index, skip in parts:
             if not len(index):
                 continue
@@ -532,66 +548,141 @@ class ColumnIndex:
                 keep = np.isin(ids, np.fromiter(skip, dtype=np.int64, count=len(skip)), invert=True)
                 ids, found = ids[keep], found[keep]
             found_ids.append(ids)
+            found_distances.append(found)
         if not found_ids:
-            return np.empty(0, dtype=np.int64), farthest
-        return np.unique(np.concatenate(found_ids)), farthest
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), farthest
+        return np.concatenate(found_ids), np.concatenate(found_distances), farthest
 
     def _scan(
-        self, conn: sqlite3.Connection, request: VectorSearch, where: tuple[str, list[Any]], columns: str
+        self,
+        conn: sqlite3.Connection,
+        request: VectorSearch,
+        where: tuple[str, list[Any]],
+        columns: str,
+        *,
+        cached: bool,
     ) -> list[tuple[tuple, float]]:
-        """Exact search over the rows `where` keeps, with their float32 vectors from the table."""
-        rows = conn.execute(
-            f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
-            where[1],
-        ).fetchall()
-        if not rows:
-            return []
-        ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4").reshape(len(rows), -1)
-        found = distances(request.query, vectors, self.vector.distance)
-        keep = np.ones(len(found), dtype=bool)
-        if request.max_distance is not None:
-            keep &= found <= request.max_distance
-        if request.min_distance is not None:
-            keep &= found >= request.min_distance
-        ids, found = ids[keep], found[keep]
-        if request.limit < len(found):  # the k nearest plus any tied with the k-th
-            ids = ids[found <= np.partition(found, request.limit - 1)[request.limit - 1]]
-        return self._rows(conn, request, ids, None, columns)
+        """Exact search over the rows `where` keeps. `cached`: from the filter's rows kept in memory
+        (committed state only); else from the table as `conn` sees it."""
+        if cached:
+            ids, found = self._filter_rows(conn, where).search(
+                request.query,
+                request.limit,
+                max_distance=request.max_distance,
+                min_distance=request.min_distance,
+            )
+        else:
+            ids, vectors = self._stored(conn, where=where)
+            found = distances(request.query, vectors, self.vector.distance)
+        return self._nearest_rows(conn, request, ids, found, None, columns, quantized=False)
 
-    def _rows(
+    def _filter_rows(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> ExactIndex:
+        """The vectors of the rows `where` keeps, as of `seq`.
+
+        A shop searches the same few selective filters (a category, a brand) again and again, and
+        reading their rows' vectors from the table costs far more than scanning them: the rows of
+        the filters searched last are kept in memory, up to `options.filter_cache_rows` in all, and
+        brought up to date from the change log when next used.
+        """
+        key = (where[0], tuple(where[1]))
+        entry = self._filters.get(key)
+        if entry is not None:
+            self._filters.move_to_end(key)
+            changed = self._changes_since(conn, entry.seq) if entry.seq != self.seq else set()
+            if changed is None:  # the log no longer reaches back: read them again
+                del self._filters[key]
+                entry = None
+            elif changed:
+                ids = sorted(changed)
+                entry.index.remove(np.array(ids, dtype=np.int64))
+                entry.index.upsert(*self._stored(conn, where=where, among=ids))
+            if entry is not None:
+                entry.seq = self.seq
+                return entry.index
+        index = self._exact()
+        index.upsert(*self._stored(conn, where=where))
+        if len(index) <= self.options.filter_cache_rows:
+            self._filters[key] = _FilterRows(index, self.seq)
+            held = sum(len(e.index) for e in self._filters.values())
+            while held > self.options.filter_cache_rows:
+                held -= len(self._filters.popitem(last=False)[1].index)
+        return index
+
+    def _stored(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        among: list[int] | np.ndarray | None = None,
+        where: tuple[str, list[Any]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) read from the table: of the rows `among` those ids and kept by
+        `where` (either may be None: no restriction) that have a vector."""
+        sql = f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL"
+        params: list[Any] = []
+        if among is not None:
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(_ids_json(among))
+        if where is not None:
+            sql += f" AND ({where[0]})"
+            params += where[1]
+        rows = conn.execute(sql, params).fetchall()
+        ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
+        return ids, vectors.reshape(len(rows), self.vector.dimensions)
+
+    def _nearest_rows(
         self,
         conn: sqlite3.Connection,
         request: VectorSearch,
         ids: np.ndarray,
+        found: np.ndarray,
         where: tuple[str, list[Any]] | None,
         columns: str,
+        *,
+        quantized: bool,
     ) -> list[tuple[tuple, float]]:
-        """The rows of `ids` that pass `where`, with exact distances from their float32 vectors, in range."""
+        """The rows of the nearest `limit` of candidates `ids` at distances `found` that pass `where`
+        and the bounds (plus any tied with the last), nearest first.
+
+        `quantized`: some distances came from a quantized graph and are approximate, so the nearest
+        candidates are re-ranked with their float32 vectors from the table. Only the rows returned
+        are read whole.
+        """
+        if where and len(ids):
+            passing = conn.execute(
+                f"SELECT rowid FROM {self._table} "
+                f"WHERE rowid IN (SELECT value FROM json_each(?)) AND ({where[0]})",
+                [_ids_json(ids), *where[1]],
+            ).fetchall()
+            keep = np.isin(ids, np.fromiter((r for (r,) in passing), dtype=np.int64, count=len(passing)))
+            ids, found = ids[keep], found[keep]
+        if quantized and len(ids):
+            slack = 2 * self.main.tolerance
+            ids, found = within_bounds(
+                ids, found, request.max_distance, request.min_distance, self.main.tolerance
+            )
+            ids, _ = nearest(ids, found, request.limit, slack)
+            ids, vectors = self._stored(conn, among=ids)
+            found = distances(request.query, vectors, self.vector.distance)
+        ids, found = within_bounds(ids, found, request.max_distance, request.min_distance, 0.0)
+        ids, _ = nearest(ids, found, request.limit)
         if not len(ids):
             return []
-        sql = (
-            f"SELECT {self._column}, {columns} FROM {self._table} "
-            "WHERE rowid IN (SELECT value FROM json_each(?))"
-        )
-        params: list[Any] = [_ids_json(ids)]
-        if where:
-            sql += f" AND ({where[0]})"
-            params += where[1]
-        rows = [row for row in conn.execute(sql, params) if row[0] is not None]
-        if not rows:
-            return []
-        vectors = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f4")
-        found = distances(request.query, vectors.reshape(len(rows), -1), self.vector.distance)
-        hits = []
-        for row, distance in zip(rows, found.tolist(), strict=True):
-            if request.max_distance is not None and distance > request.max_distance:
-                continue
-            if request.min_distance is not None and distance < request.min_distance:
-                continue
-            hits.append((row[1:], distance))
-        hits.sort(key=lambda hit: hit[1])
-        return hits
+        # the distances returned are computed one way whichever part found a row (graph, delta,
+        # a filter's rows in memory), so the same row and query always get the same number
+        rows = conn.execute(
+            f"SELECT {self._column}, {columns} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?))",
+            [_ids_json(ids)],
+        ).fetchall()
+        vectors = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f4").reshape(len(rows), -1)
+        exact = distances(request.query, vectors, self.vector.distance).tolist()
+        hits = [
+            (row[1:], d)
+            for row, d in zip(rows, exact, strict=True)
+            if (request.max_distance is None or d <= request.max_distance)
+            and (request.min_distance is None or d >= request.min_distance)
+        ]
+        return sorted(hits, key=lambda hit: hit[1])
 
     def _plan(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> tuple[int | None, float]:
         """(how many rows the filter keeps if an SQL index counts them cheaply, else None; the share

@@ -497,11 +497,11 @@ class SQLiteBackend(Backend):
             except sqlite3.Error as exc:
                 raise _storage_error(exc) from exc
         self._builder.wake()
-        pk = spec.primary_key.name
+        # ties broken by key, then only the rows returned are converted (a vector to a list is costly)
+        key_at = names.index(spec.primary_key.name)
+        found = sorted(found, key=lambda hit: (hit[1], hit[0][key_at]))[: request.limit]
         rows = self._rows(spec, names, [row for row, _ in found])
-        hits = list(zip(rows, (distance for _, distance in found), strict=True))
-        hits.sort(key=lambda hit: (hit[1], hit[0][pk]))
-        return hits[: request.limit]
+        return list(zip(rows, (distance for _, distance in found), strict=True))
 
     def wait_for_indexes(self) -> None:
         """Move every row waiting in a loaded column into its graph now (benchmarks and tests)."""

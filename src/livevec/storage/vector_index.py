@@ -33,7 +33,9 @@ class IndexOptions:
     `search_breadth`. A filtered search scans the filter's rows exactly instead of walking the graph
     when an SQL index finds them and they are few: up to 1,000 rows always, and up to
     `exact_filter_rows` when the filter is too rare for the graph (more neighbours than its search
-    breadth would be needed to find `limit` matches).
+    breadth would be needed to find `limit` matches). The vectors of the rows of the filters scanned
+    last are kept in memory, up to `filter_cache_rows` rows in all (1.5 KB each at 384 dimensions),
+    and kept up to date from the change log: a shop's repeated category filter is a scan of memory.
     """
 
     ann_min_rows: int = 5_000
@@ -42,6 +44,7 @@ class IndexOptions:
     expansion_add: int = 128
     expansion_search: int | None = None
     exact_filter_rows: int = 20_000
+    filter_cache_rows: int = 100_000
     persist: bool = True
 
     def __post_init__(self) -> None:
@@ -51,6 +54,7 @@ class IndexOptions:
             "expansion_add",
             "expansion_search",
             "exact_filter_rows",
+            "filter_cache_rows",
         ):
             value = getattr(self, name)
             if value is None and name == "expansion_search":
@@ -111,7 +115,7 @@ def distances(query: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.
     return np.linalg.norm(vectors - query, axis=1)
 
 
-def _in_range(
+def within_bounds(
     ids: np.ndarray, found: np.ndarray, max_distance: float | None, min_distance: float | None, slack: float
 ) -> tuple[np.ndarray, np.ndarray]:
     keep = np.ones(len(found), dtype=bool)
@@ -219,10 +223,10 @@ class ExactIndex:
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = self._prepare(query)[0]
-        ids, found = _in_range(
+        ids, found = within_bounds(
             self._ids[: self._size], self._distances(query), max_distance, min_distance, 0.0
         )
-        return _nearest(ids, found, k)
+        return nearest(ids, found, k)
 
     def _distances(self, query: np.ndarray) -> np.ndarray:
         dots = self._vectors[: self._size] @ query  # a slice is a view: no copy of the matrix
@@ -238,7 +242,7 @@ def _grown(array: np.ndarray, used: int, shape: tuple[int, ...]) -> np.ndarray:
     return grown
 
 
-def _nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest distances, sorted, plus rows tied with the k-th (the caller breaks ties by key)
     and, with `slack`, rows within it of the k-th."""
     if k < len(found):
@@ -372,10 +376,10 @@ class HnswIndex:
         found = matches.distances.astype(np.float32)
         if self.distance == "l2":
             found = np.sqrt(np.maximum(found, 0.0))
-        ids, found = _in_range(
+        ids, found = within_bounds(
             matches.keys.astype(np.int64), found, max_distance, min_distance, self.tolerance
         )
-        return _nearest(ids, found, k, slack) if exact else (ids, found)
+        return nearest(ids, found, k, slack) if exact else (ids, found)
 
     def save(self, path: Path) -> None:
         self._index.save(str(path))
