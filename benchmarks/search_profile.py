@@ -137,7 +137,9 @@ def main() -> None:
         )
     tbl.search(queries[0]).limit(K).to_list()
     db.backend.wait_for_indexes()
-    print(f"loaded {args.rows:,} rows in {time.perf_counter() - started:.0f} s; RSS +{rss_mb() - before:,.0f} MB")
+    print(
+        f"loaded {args.rows:,} rows in {time.perf_counter() - started:.0f} s; RSS +{rss_mb() - before:,.0f} MB"
+    )
     column = db.backend._indexes[("rows", "vec")]
 
     stages = Stages()
