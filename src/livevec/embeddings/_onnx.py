@@ -106,7 +106,14 @@ class OnnxModel:
             if not self.path.is_file():
                 self._export()
             try:
-                return onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+                options = onnxruntime.SessionOptions()
+                # idle threads sleep instead of spinning: a spinning pool holds the cores that the
+                # server's searches and other processes need (one text: 24 ms against 36 ms while
+                # the machine is busy, benchmarks/RESULTS.md)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                return onnxruntime.InferenceSession(
+                    str(self.path), options, providers=["CPUExecutionProvider"]
+                )
             except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
                 if attempt == 2:
                     raise EmbeddingError(f"cannot load the exported model {self.path}: {exc}") from exc
