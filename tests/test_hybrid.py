@@ -202,8 +202,9 @@ def test_fulltext_results_carry_their_bm25_score(items):
     assert [r["id"] for r in rows] == [1]
     row = rows[0]
     assert row["_distance"] is None and row["_match_score"] > 0 and row["_score"] == row["_match_score"]
+    assert row["_relevance"] is None  # no distance, no relevance
     frame = items.search("training", search_type="fulltext").to_pandas()
-    assert list(frame.columns[-3:]) == ["_distance", "_match_score", "_score"]
+    assert list(frame.columns[-4:]) == ["_distance", "_relevance", "_match_score", "_score"]
     assert set(frame["id"]) == {3, 6}
     assert frame["_score"].is_monotonic_decreasing
     hits = items.search("training", search_type="fulltext").to_pydantic()

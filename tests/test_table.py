@@ -64,7 +64,7 @@ def test_search_ranks_by_meaning(products):
 def test_search_results_carry_columns_distance_and_score(products):
     rows = products.search("yoga").limit(8).to_list()
     assert len(rows) == 8
-    assert set(rows[0]) == {*Product.model_fields, "_distance", "_score"}
+    assert set(rows[0]) == {*Product.model_fields, "_distance", "_relevance", "_score"}
     distances = [r["_distance"] for r in rows]
     assert distances == sorted(distances)
     for r in rows:

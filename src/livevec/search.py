@@ -11,8 +11,13 @@ What a search result carries besides the row's columns, by `search_type`:
 | "hybrid" | fusion of both rankings | the fused score (`Search.fusion`) | vector distance (None: row has no vector) | BM25 score, 0 if no word occurs |
 
 BM25 scores are positive, higher is better, and compare rows of one query only. Filters, `limit` and the
-distance bounds (`distance_threshold`, `distance_range`) apply to every type: a row outside the bounds is
-never returned, whichever ranking found it.
+distance bounds (`distance_threshold`, `distance_range`, `relevance_threshold`) apply to every type: a
+row outside the bounds is never returned, whichever ranking found it.
+
+`_relevance` (every type) is `_distance` put on a scale shared by all calibrated models (see
+`livevec.embeddings.calibration`): about the share of products at that distance that people judged
+relevant. It is None where `_distance` is, and for a model without a calibration (or with other
+prefixes than its own, or l2 distance).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 
 from ._errors import ValidationError
 from ._schema import shown, unstorable
+from .embeddings import calibration
 from .filters import Filters, compile_filters
 from .storage import FulltextSearch, VectorSearch
 from .storage.vector_index import distances
@@ -60,6 +66,7 @@ class SearchHit:
     distance: float | None
     score: float
     match_score: float | None = None
+    relevance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,22 @@ class Search:
             raise ValidationError(f"min {lo} is above max {hi}", field="distance_range")
         return replace(self, _min_distance=lo, _max_distance=hi)
 
+    def relevance_threshold(self, min_relevance: float) -> Search:
+        """Keep rows whose `_relevance` is at least `min_relevance` (0 to 1), whatever the model.
+
+        The same as `distance_threshold()` with the distance at which the model's calibration reaches
+        `min_relevance` (so the last of the two calls sets the bound). Only for a calibrated model.
+        """
+        value = _check_number("relevance_threshold", min_relevance, low=0.0, high=1.0)
+        knots = self._knots()
+        if knots is None:
+            raise ValidationError(
+                f"the model of {self._vector().name!r} has no calibration "
+                f"(calibrated: {sorted(calibration.KNOTS)}); use distance_threshold()",
+                field="relevance_threshold",
+            )
+        return replace(self, _max_distance=calibration.distance_for(value, knots))
+
     def fusion(
         self,
         method: FusionMethod = "rrf",
@@ -227,6 +250,12 @@ class Search:
                 field="query",
             )
         return vectors[0]
+
+    def _knots(self) -> list[tuple[float, float]] | None:
+        vector = self._vector()
+        if vector.distance != "cosine" or not vector.model:
+            return None
+        return calibration.knots_for(self.table.embedding_function(vector.name))
 
     @property
     def _bounded(self) -> bool:
@@ -331,13 +360,24 @@ class Search:
         Best first; see the module docstring for what each value means in each search type.
         """
         results = []
-        for ranked in self._ranked():
-            item = {**ranked.row, "_distance": ranked.distance}
+        ranked_rows = self._ranked()
+        relevance = self._relevances(ranked_rows)
+        for ranked, rel in zip(ranked_rows, relevance, strict=True):
+            item = {**ranked.row, "_distance": ranked.distance, "_relevance": rel}
             if self.search_type != "vector":
                 item["_match_score"] = ranked.match_score
             item["_score"] = ranked.score
             results.append(item)
         return results
+
+    def _relevances(self, ranked: list[_Ranked]) -> list[float | None]:
+        knots = self._knots() if ranked and (self.search_type != "fulltext" or self._bounded) else None
+        if knots is None:
+            return [None] * len(ranked)
+        return [
+            None if r.distance is None else round(float(calibration.relevance(r.distance, knots)), 4)
+            for r in ranked
+        ]
 
     def live(self) -> LiveResult[list[dict[str, Any]]]:
         """This search kept up to date: `.result` is what `to_list()` gives now, and a new result
@@ -401,16 +441,18 @@ class Search:
         import pandas
 
         scores = (
-            ["_distance", "_score"]
+            ["_distance", "_relevance", "_score"]
             if self.search_type == "vector"
-            else ["_distance", "_match_score", "_score"]
+            else ["_distance", "_relevance", "_match_score", "_score"]
         )
         return pandas.DataFrame(self.to_list(), columns=[*self.table.spec.column_names, *scores])
 
     def to_pydantic(self) -> list[SearchHit]:
         model = self.table.model
+        ranked = self._ranked()
         return [
-            SearchHit(model.model_validate(r.row), r.distance, r.score, r.match_score) for r in self._ranked()
+            SearchHit(model.model_validate(r.row), r.distance, r.score, r.match_score, rel)
+            for r, rel in zip(ranked, self._relevances(ranked), strict=True)
         ]
 
 

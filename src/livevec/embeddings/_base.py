@@ -21,6 +21,10 @@ class EmbeddingProvider(ABC):
 
     #: how many texts one `embed` call should receive
     batch_size: int = 64
+    #: instructions the model was trained with, put before each search text / stored text by
+    #: `EmbeddingFunction` unless it is given others (e5: "query: " / "passage: ")
+    query_prefix: str = ""
+    document_prefix: str = ""
 
     def __init__(self, model: str, **options: Any) -> None:
         if options:

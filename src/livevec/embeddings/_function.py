@@ -36,25 +36,33 @@ def text_hash(text: str) -> bytes:
 class EmbeddingFunction:
     """An embedding model, named `provider/model`; `local/all-MiniLM-L6-v2` (offline) by default.
 
-    `query_prefix` / `document_prefix` are prepended for models trained with instructions (e5, bge).
-    Other keyword options go to the provider (`base_url=`, `api_key=`, `dimensions=`, ...).
+    `query_prefix` / `document_prefix` are prepended to search texts / stored texts, for models
+    trained with instructions (e5's "query: " / "passage: ", bge's). A model that needs them gets
+    them without asking (its provider's `query_prefix` / `document_prefix`); pass `""` to embed
+    texts as they are. Other keyword options go to the provider (`base_url=`, `api_key=`, ...).
     """
 
     def __init__(
         self,
         model_name: str = DEFAULT_MODEL,
         *,
-        query_prefix: str = "",
-        document_prefix: str = "",
+        query_prefix: str | None = None,
+        document_prefix: str | None = None,
         **options: Any,
     ) -> None:
         self.model_name = model_name
-        self.query_prefix = query_prefix
-        self.document_prefix = document_prefix
         self.options = options
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
-        get_provider(model_name, options)  # fail now on an unknown provider; models load lazily
+        # fail now on an unknown provider; models load lazily
+        provider = get_provider(model_name, options)
+        #: (query, document) instructions the model was trained with
+        self.default_prefixes = (
+            str(getattr(provider, "query_prefix", "") or ""),
+            str(getattr(provider, "document_prefix", "") or ""),
+        )
+        self.query_prefix = self.default_prefixes[0] if query_prefix is None else query_prefix
+        self.document_prefix = self.default_prefixes[1] if document_prefix is None else document_prefix
 
     def __repr__(self) -> str:
         return f"EmbeddingFunction({self.model_name!r})"
@@ -77,9 +85,10 @@ class EmbeddingFunction:
 
     def stored_options(self) -> dict[str, Any]:
         options = {k: v for k, v in self.options.items() if k not in _SECRET_OPTIONS}
-        if self.query_prefix:
+        # kept when set or when the model has its own: the stored table reopens with what it was built with
+        if self.query_prefix or self.default_prefixes[0]:
             options["query_prefix"] = self.query_prefix
-        if self.document_prefix:
+        if self.document_prefix or self.default_prefixes[1]:
             options["document_prefix"] = self.document_prefix
         return options
 

