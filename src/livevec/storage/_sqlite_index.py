@@ -67,6 +67,11 @@ _BULK_BUILD_ROWS = 2_000
 _BULK_CHUNK_ROWS = 4_096
 # a slice of rows moved into the graph holds the lock for about this long (seconds)
 _SLICE_SECONDS = 0.01
+# changed rows wait in the exact delta (each search scans it: ~0.1 ms per 1,000 rows) until the column
+# has had no change for this long, or this many wait: a graph insertion holds the lock that the next
+# search needs, so moving each write at once made the search after it wait (write-to-visible)
+_QUIET_SECONDS = 0.5
+_WAITING_ROWS = 1_000
 # save the graph again once this many changes reached it since the last save
 _SAVE_EVERY = 50_000
 
@@ -123,6 +128,7 @@ class ColumnIndex:
         self._saved_seq = -1
         self._building = False  # a graph is being built off the lock
         self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
+        self._changed_at = 0.0  # time.monotonic() of the last change caught up
         stem = ".".join(url_quote(name, safe="").replace(".", "%2E") for name in (spec.name, vector.name))
         self.path = directory / f"{stem}.usearch" if directory else None
         self._file_key = file_key
@@ -186,6 +192,7 @@ class ColumnIndex:
         """Read the rows' current vectors: changed rows go to `delta` (or straight into an exact main)."""
         if not row_ids:
             return
+        self._changed_at = time.monotonic()
         ids = np.array(row_ids, dtype=np.int64)
         target = self.delta if self.is_graph else self.main
         target.remove(ids)
@@ -258,13 +265,18 @@ class ColumnIndex:
 
     # --- the builder thread -------------------------------------------------------------------
 
-    def build_step(self, stopping: Callable[[], bool] = lambda: False) -> bool:
-        """Move some waiting rows into the graph; False when there was nothing to do here.
+    def build_step(self, stopping: Callable[[], bool] = lambda: False, *, eager: bool = False) -> bool:
+        """Move some waiting rows into the graph; False when there was nothing to do here yet.
 
-        A graph built from scratch is built off the lock, in chunks so that `stopping` is heard.
+        Rows changed in a graph wait until the column is quiet or many wait (see _QUIET_SECONDS),
+        unless `eager`. A graph built from scratch is built off the lock, in chunks so that
+        `stopping` is heard.
         """
         with self.lock:
             if not self.is_graph or not (self.delta or self.masked) or self._building:
+                return False
+            busy = time.monotonic() - self._changed_at < _QUIET_SECONDS
+            if len(self.main) > 0 and busy and len(self.delta) < _WAITING_ROWS and not eager:
                 return False
             self._drop_masked()
             if len(self.main) > 0 or len(self.delta) < _BULK_BUILD_ROWS:
@@ -329,7 +341,7 @@ class ColumnIndex:
     def flush(self) -> None:
         """Move every waiting row into the graph now (what the builder thread does in the background)."""
         while self.pending:
-            if not self.build_step():
+            if not self.build_step(eager=True):
                 time.sleep(0.01)  # the builder thread is building this graph
 
     # --- the file beside the database ---------------------------------------------------------
