@@ -237,6 +237,8 @@ class Search:
     def _ranked(self) -> list[_Ranked]:
         if isinstance(self.query, str) and not self.query.strip():
             raise ValidationError("empty search text", field="query")
+        if self.search_type != "fulltext" or self._bounded:
+            self.table._before_search(self._vector_column)  # no stale vector is ranked
         if self.search_type == "fulltext":
             return self._fulltext()
         if self.search_type == "hybrid":
@@ -366,7 +368,9 @@ class Search:
             self._min_distance,
             self._fusion,
         )
-        return live_queries(self.table.backend).open(key, search.to_list, search._affected_by)
+        registry = live_queries(self.table.backend)
+        registry.keep_fresh(self.table.name, self.table.refresh)
+        return registry.open(key, search.to_list, search._affected_by)
 
     def _affected_by(self, changes: list[Change], result: list[dict[str, Any]]) -> bool:
         """Can these changes alter `result`? (see `livevec.live`)"""

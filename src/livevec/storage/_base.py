@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._schema import TableSpec
+from .._schema import TableSpec, VectorSpec
 from ..filters import Filters
 
 
@@ -53,6 +53,11 @@ class FulltextSearch:
     query: str
     limit: int
     filters: Filters | None = None
+
+
+# (primary key, the source texts the fix was computed from, the new vector or None to keep the
+# stored one, the hash of the text): a stale row's fix, applied only if its texts are still those
+StaleFix = tuple[Any, dict[str, Any], "np.ndarray | None", bytes]
 
 
 class Backend(ABC):
@@ -120,6 +125,19 @@ class Backend(ABC):
         by primary key. A query with no words returns no rows. The index behind it is kept in step with
         every write, inside the write's own transaction.
         """
+
+    # stale vectors: rows whose source text was changed by a write that did not embed it
+    def ensure_hashes(self, spec: TableSpec) -> None:
+        """Add the hidden text-hash columns (and what keeps them) to a table made without them."""
+
+    @abstractmethod
+    def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows (primary key and source fields) whose hash of `vector` is missing: their
+        text was written by a client that did not embed it (or by a livevec older than hashes)."""
+
+    @abstractmethod
+    def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
+        """Store each fix in one transaction, on rows still stale with the same texts; how many."""
 
     # raw SQL (`db.execute`, `db.query`): the store's own dialect and placeholders
     @abstractmethod

@@ -33,7 +33,7 @@ import numpy as np
 from .._errors import DuplicateKeyError, LivevecError, SchemaError, StorageError, ValidationError
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
-from ._base import Backend, Change, FulltextSearch, VectorSearch
+from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 from ._sqlite_index import ColumnIndex
 from .vector_index import IndexOptions
 
@@ -325,6 +325,7 @@ class SQLiteBackend(Backend):
             elif not c.nullable and c.type != "vector":
                 sql += " NOT NULL"
             columns.append(sql)
+        columns += [f"{quote(h)} BLOB" for h in spec.hash_columns]
         t, name = quote(spec.name), spec.name.replace("'", "''")
         log = (
             "INSERT INTO _livevec_changes (table_name, row_id, key, op, at) "
@@ -349,6 +350,7 @@ class SQLiteBackend(Backend):
             )
             if any(c.fulltext for c in spec.columns):
                 self._create_fulltext(spec)
+            self._create_staleness(spec)
             self._execute(
                 "INSERT INTO _livevec_tables (name, spec) VALUES (?, ?)",
                 (spec.name, json.dumps(spec.to_json())),
@@ -412,7 +414,7 @@ class SQLiteBackend(Backend):
 
     def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
         pk = spec.primary_key.name
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         keys = []
         with self.transaction():
             for row in rows:
@@ -430,7 +432,7 @@ class SQLiteBackend(Backend):
         return keys
 
     def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int:
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         where, params = self._where(spec, filters)
         sets = ", ".join(f"{quote(n)} = ?" for n in values)
         with self.transaction():
@@ -467,7 +469,7 @@ class SQLiteBackend(Backend):
         return self._rows(spec, names, self._query(sql, params))
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
-        types = [spec.column(n).type for n in names]
+        types = [c.type if (c := spec.column(n)) else "hash" for n in names]  # hash: a hidden column
         return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
@@ -517,6 +519,64 @@ class SQLiteBackend(Backend):
                     spec, vector, self.index_options, self._index_dir, self._file_key
                 )
             return self._indexes[key]
+
+    # --- stale vectors (text changed by another client) ----------------------------------------
+
+    def _create_staleness(self, spec: TableSpec) -> None:
+        """Per embedded vector: a trigger that clears the row's text hash when a write changes a
+        source text without setting the hash (any client but livevec, which sets vector and hash
+        together), and a partial index of the rows whose hash is missing: the stale ones."""
+        t = quote(spec.name)
+        for vector in spec.vectors:
+            if not vector.hash_column:
+                continue
+            h, sources = quote(vector.hash_column), list(map(quote, vector.sources))
+            changed = " OR ".join(f"NEW.{s} IS NOT OLD.{s}" for s in sources)
+            trigger = quote(_object_name("stale", spec.name, vector.name))
+            self._execute(
+                f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER UPDATE OF {', '.join(sources)} ON {t} "
+                f"WHEN NEW.{h} IS OLD.{h} AND NEW.{h} IS NOT NULL AND ({changed}) "
+                f"BEGIN UPDATE {t} SET {h} = NULL WHERE rowid = NEW.rowid; END"
+            )
+            index = quote(_object_name("stale_index", spec.name, vector.name))
+            self._execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({h}) WHERE {h} IS NULL")
+
+    def ensure_hashes(self, spec: TableSpec) -> None:
+        """Give a table made before text hashes existed its hash columns: its rows start stale."""
+        if not spec.hash_columns:
+            return
+        have = {row[1] for row in self._query(f"PRAGMA table_info({quote(spec.name)})")}
+        if set(spec.hash_columns) <= have:
+            return
+        with self.transaction():
+            have = {row[1] for row in self._execute(f"PRAGMA table_info({quote(spec.name)})").fetchall()}
+            for h in spec.hash_columns:
+                if h not in have:
+                    self._execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN {quote(h)} BLOB")
+            self._create_staleness(spec)
+
+    def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(map(quote, names))} FROM {quote(spec.name)} "
+            f"WHERE {quote(vector.hash_column)} IS NULL LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql))
+
+    def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        done = 0
+        with self.transaction():
+            for key, texts, value, digest in items:
+                sets = f"{h} = ?" if value is None else f"{quote(vector.name)} = ?, {h} = ?"
+                same = "".join(f" AND {quote(s)} IS ?" for s in texts)
+                params = [digest] if value is None else [to_sql("vector", value), digest]
+                cursor = self._execute(
+                    f"UPDATE {t} SET {sets} WHERE {pk} = ? AND {h} IS NULL{same}",
+                    [*params, key, *texts.values()],
+                )
+                done += cursor.rowcount
+        return done
 
     # --- full-text search ---------------------------------------------------------------------
 
