@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pydantic
+from tqdm.auto import tqdm
 
 from ._errors import DuplicateKeyError, ValidationError
-from ._schema import NO_TEXT_HASH, INT64_MAX, TableModel, TableSpec, VectorSpec, shown, unstorable
+from ._schema import INT64_MAX, NO_TEXT_HASH, TableModel, TableSpec, VectorSpec, shown, unstorable
 from .embeddings import EmbeddingFunction
 from .embeddings._function import text_hash
 from .filters import Filters, compile_filters
@@ -256,12 +258,102 @@ class Table:
                     break
         return done
 
+    def reembed(
+        self,
+        vector_field: str,
+        embedding: EmbeddingFunction | None = None,
+        *,
+        batch_size: int = 256,
+        progress: bool = True,
+    ) -> int:
+        """Embed every row's text again with `embedding` (another model, other prefixes; the
+        dimensions may change) and then switch the column to it; returns how many rows.
+
+        Searches and writes go on meanwhile, from the old vectors: the new ones are written beside
+        them (a shadow table, in batches, each one a transaction) and swapped in by one transaction
+        once every row has one for its current text; rows written meanwhile are embedded again
+        before the swap. The stored schema then names the new model and dimensions, and every table
+        handle, in any process, adopts it at its next search or write. Killed half-way, it keeps
+        what it did: call it again (`embedding` may be left out then) and it goes on from there.
+        Run it in a thread (or `livevec reembed` in another process) to go on working meanwhile.
+
+            table.reembed("description_vec", embedding=EmbeddingFunction("local/all-mpnet-base-v2"))
+        """
+        self._sync()
+        vector = self.spec.vector(vector_field) if isinstance(vector_field, str) else None
+        if vector is None:
+            raise ValidationError(
+                f"not a vector field; the table has {[v.name for v in self.spec.vectors]}",
+                field=str(vector_field),
+            )
+        if not vector.hash_column:
+            raise ValidationError(
+                "has no source text to embed: its vectors are given by the caller", field=vector.name
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError(f"must be a positive integer, got {batch_size!r}", field="batch_size")
+        pending = self.spec.reembedding.get(vector.name)
+        if embedding is None:
+            if pending is None:
+                raise ValidationError(
+                    "give embedding=EmbeddingFunction(...): no reembed of it is under way", field=vector.name
+                )
+            target = VectorSpec(**pending)
+            embedding = EmbeddingFunction(target.model, **target.model_options)
+        elif not isinstance(embedding, EmbeddingFunction):
+            raise ValidationError(f"expected an EmbeddingFunction, got {embedding!r}", field="embedding")
+        else:
+            target = replace(
+                vector,
+                dimensions=embedding.dimensions,
+                model=embedding.model_name,
+                model_options=embedding.stored_options(),
+            )
+        self.backend.reembed_begin(self.spec, target)
+        self._sync()
+        pk = self.spec.primary_key.name
+        done, total = self.backend.reembed_progress(self.spec, vector)
+        embedded = 0
+        with tqdm(
+            total=total,
+            initial=done,
+            desc=f"reembedding {self.name}.{vector.name}",
+            unit="row",
+            disable=not progress,
+        ) as bar:
+            while True:
+                self.refresh(vector.name)  # a row another client changed: its text hash first
+                after = None
+                while batch := self.backend.reembed_todo(self.spec, vector, after, batch_size):
+                    texts = [vector.compose(row) for row in batch]
+                    wanted = [t for t in texts if t is not None]
+                    vectors = iter(embedding.embed_documents(wanted, cache=self.backend) if wanted else [])
+                    items = [
+                        (row[pk], None, NO_TEXT_HASH) if t is None else (row[pk], next(vectors), text_hash(t))
+                        for row, t in zip(batch, texts, strict=True)
+                    ]
+                    self.backend.reembed_store(self.spec, vector, items)
+                    embedded += len(batch)
+                    after = batch[-1][pk]
+                    bar.total = max(bar.total, bar.n + len(batch))
+                    bar.update(len(batch))
+                if self.backend.reembed_finish(self.spec, target) == 0:
+                    break
+        self._sync()
+        self._embeddings[vector.name] = embedding
+        return embedded
+
     def _sync(self) -> None:
         """Adopt the stored schema if another table handle (or process) changed it: a finished
         `reembed` changes a vector's model and dimensions."""
         stored = self.backend.load_spec(self.name)
         if stored is not None and stored != self.spec:
             self._adopt(stored)
+
+    def _synced_spec(self) -> TableSpec:
+        """The spec after `_sync()` (another object than before if the stored one changed)."""
+        self._sync()
+        return self.spec
 
     def _adopt(self, stored: TableSpec) -> None:
         embeddings = {}

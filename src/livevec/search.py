@@ -239,6 +239,15 @@ class Search:
             raise ValidationError("empty search text", field="query")
         if self.search_type != "fulltext" or self._bounded:
             self.table._before_search(self._vector_column)  # no stale vector is ranked
+        spec = self.table.spec
+        try:
+            return self._ranked_now()
+        except Exception:
+            if self.table._synced_spec() is spec:
+                raise
+            return self._ranked_now()  # a reembed swapped the column in the meantime: once more
+
+    def _ranked_now(self) -> list[_Ranked]:
         if self.search_type == "fulltext":
             return self._fulltext()
         if self.search_type == "hybrid":

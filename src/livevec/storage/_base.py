@@ -127,6 +127,7 @@ class Backend(ABC):
         """
 
     # stale vectors: rows whose source text was changed by a write that did not embed it
+    @abstractmethod
     def ensure_hashes(self, spec: TableSpec) -> None:
         """Add the hidden text-hash columns (and what keeps them) to a table made without them."""
 
@@ -138,6 +139,35 @@ class Backend(ABC):
     @abstractmethod
     def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
         """Store each fix in one transaction, on rows still stale with the same texts; how many."""
+
+    # reembed: new vectors for a column, filled beside it in a shadow table, then swapped in at once
+    @abstractmethod
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        """Record that `target.name` is being re-embedded into `target` (in the stored spec's
+        `reembedding`) and make its shadow table (key, hash, vector); one that holds vectors for
+        another target is emptied first. True if it starts from nothing."""
+
+    @abstractmethod
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows (primary key and source fields) with a key above `after` (None: from the
+        first), by key, whose shadow vector is missing or was embedded from another text than the
+        row's current one (rows without a text hash, stale ones, are left to `Table.refresh`)."""
+
+    @abstractmethod
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        """Keep (key, new vector or None, hash of the text) in the shadow table, in one transaction."""
+
+    @abstractmethod
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        """(rows whose shadow vector is up to date, rows)."""
+
+    @abstractmethod
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        """In one transaction: if every row's shadow vector is up to date, put the shadow vectors in
+        the column, record `target` in the stored spec, drop the shadow table and log a reset of the
+        table; return how many rows are not up to date (0: swapped)."""
 
     # raw SQL (`db.execute`, `db.query`): the store's own dialect and placeholders
     @abstractmethod

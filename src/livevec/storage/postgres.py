@@ -36,12 +36,14 @@ misses nothing. Every error leaves as a LivevecError with PostgreSQL's own as it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -457,7 +459,10 @@ class PostgresBackend(Backend):
             self._create_vector_indexes(spec)
 
     def drop_table(self, name: str) -> None:
+        spec = self.load_spec(name)
         with self.transaction():
+            for vector in spec.vectors if spec else []:
+                self._execute(f"DROP TABLE IF EXISTS {self._shadow(spec, vector.name)}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = %s", (name,))
             self._log_reset(name)
@@ -658,6 +663,95 @@ class PostgresBackend(Backend):
                     [*params, key, *texts.values()],
                 )
         return done
+
+    # --- reembed ------------------------------------------------------------------------------
+
+    def _shadow(self, spec: TableSpec, vector: str) -> str:
+        digest = hashlib.blake2b(f"{spec.name}\x00{vector}".encode(), digest_size=10).hexdigest()
+        return f"_livevec_reembed_{digest}"  # within PostgreSQL's 63 bytes, whatever the names
+
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        shadow = self._shadow(spec, target.name)
+        key_type = _SQL_TYPES[spec.primary_key.type].replace("%", "%%")
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            fresh = stored.reembedding.get(target.name) != asdict(target)
+            if fresh:
+                self._execute(f"DROP TABLE IF EXISTS {shadow}")
+                stored.reembedding[target.name] = asdict(target)
+                self._execute(
+                    "UPDATE _livevec_tables SET spec = %s WHERE name = %s",
+                    (Jsonb(stored.to_json()), spec.name),
+                )
+            self._execute(
+                f"CREATE TABLE IF NOT EXISTS {shadow} "
+                f"(key {key_type} PRIMARY KEY, hash BYTEA NOT NULL, vector VECTOR({int(target.dimensions)}))"
+            )
+        return fresh
+
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        t, pk, h = _ident(spec.name), _ident(spec.primary_key.name), _ident(vector.hash_column)
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(f't.{_ident(n)}' for n in names)} FROM {t} AS t "
+            f"LEFT JOIN {self._shadow(spec, vector.name)} AS s ON s.key = t.{pk} "
+            f"WHERE t.{h} IS NOT NULL AND (s.key IS NULL OR s.hash IS DISTINCT FROM t.{h})"
+            + ("" if after is None else f" AND t.{pk} > %s")
+            + f" ORDER BY t.{pk} LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql, None if after is None else (after,)))
+
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        if not items:
+            return
+        with self.transaction(), self._connection() as conn, self._errors(), conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self._shadow(spec, vector.name)} (key, vector, hash) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, hash = excluded.hash",
+                [(key, to_sql("vector", value), digest) for key, value, digest in items],
+            )
+
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        sql = (
+            f"SELECT (SELECT count(*) FROM {t} AS t JOIN {self._shadow(spec, vector.name)} AS s "
+            f"ON s.key = t.{pk} AND s.hash = t.{h}), (SELECT count(*) FROM {t})"
+        )
+        return tuple(self._query(sql)[0])
+
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        t, pk, column = quote(spec.name), quote(spec.primary_key.name), quote(target.name)
+        shadow = self._shadow(spec, target.name)
+        with self.transaction():  # the write lock: no writer changes a row between the count and the swap
+            stored = self.load_spec(spec.name)
+            done, total = self.reembed_progress(stored, stored.vector(target.name))
+            if done < total:
+                return total - done
+            # from here searches wait for the commit (ALTER TABLE's lock): none sees half a swap
+            indexes = self._query(
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_am am ON am.oid = i.relam JOIN pg_attribute a ON a.attrelid = x.indrelid "
+                "AND a.attnum = ANY(x.indkey) WHERE x.indrelid = %s::regclass AND am.amname = 'hnsw' "
+                "AND a.attname = %s",
+                (quote(spec.name), target.name),
+            )
+            for (index,) in indexes:
+                self._execute(f"DROP INDEX {quote(index)}")
+            self._execute(
+                f"ALTER TABLE {t} ALTER COLUMN {column} TYPE VECTOR({int(target.dimensions)}) USING NULL"
+            )
+            self._execute(f"UPDATE {t} SET {column} = s.vector FROM {shadow} AS s WHERE s.key = {t}.{pk}")
+            self._create_vector_indexes(TableSpec(spec.name, [], [target]))
+            stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
+            stored.reembedding.pop(target.name, None)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(stored.to_json()), spec.name)
+            )
+            self._execute(f"DROP TABLE {shadow}")
+            self._log_reset(spec.name)
+        return 0
 
     # --- full-text search ---------------------------------------------------------------------
 

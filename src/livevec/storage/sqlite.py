@@ -25,6 +25,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -390,6 +391,8 @@ class SQLiteBackend(Backend):
     def drop_table(self, name: str) -> None:
         spec = self.load_spec(name)
         with self.transaction():
+            for vector in spec.vectors if spec else []:
+                self._execute(f"DROP TABLE IF EXISTS {self._shadow(spec, vector.name)}")
             self._execute(f"DROP TABLE IF EXISTS {quote(_fts_table(name))}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = ?", (name,))
@@ -577,6 +580,91 @@ class SQLiteBackend(Backend):
                 )
                 done += cursor.rowcount
         return done
+
+    # --- reembed ------------------------------------------------------------------------------
+
+    def _shadow(self, spec: TableSpec, vector: str) -> str:
+        return quote(_object_name("reembed", spec.name, vector))
+
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        shadow = self._shadow(spec, target.name)
+        key_type = _SQL_TYPES[spec.primary_key.type]
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            fresh = stored.reembedding.get(target.name) != asdict(target)
+            if fresh:
+                self._execute(f"DROP TABLE IF EXISTS {shadow}")
+                stored.reembedding[target.name] = asdict(target)
+                self._execute(
+                    "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
+                    (json.dumps(stored.to_json()), spec.name),
+                )
+            self._execute(
+                f"CREATE TABLE IF NOT EXISTS {shadow} "
+                f"(key {key_type} PRIMARY KEY NOT NULL, hash BLOB NOT NULL, vector BLOB) WITHOUT ROWID"
+            )
+        return fresh
+
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(f't.{quote(n)}' for n in names)} FROM {t} AS t "
+            f"LEFT JOIN {self._shadow(spec, vector.name)} AS s ON s.key = t.{pk} "
+            f"WHERE t.{h} IS NOT NULL AND (s.key IS NULL OR s.hash IS NOT t.{h})"
+            + ("" if after is None else f" AND t.{pk} > ?")
+            + f" ORDER BY t.{pk} LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql, () if after is None else (after,)))
+
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        with self.transaction():
+            self._execute(
+                f"INSERT OR REPLACE INTO {self._shadow(spec, vector.name)} (key, vector, hash) VALUES (?, ?, ?)",
+                [(key, to_sql("vector", value), digest) for key, value, digest in items],
+                many=True,
+            )
+
+    def _reembed_counts(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        sql = (
+            f"SELECT (SELECT count(*) FROM {t} AS t JOIN {self._shadow(spec, vector.name)} AS s "
+            f"ON s.key = t.{pk} AND s.hash = t.{h}), (SELECT count(*) FROM {t})"
+        )
+        return tuple(self._query(sql)[0])
+
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        return self._reembed_counts(spec, vector)
+
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        t, pk = quote(spec.name), quote(spec.primary_key.name)
+        shadow = self._shadow(spec, target.name)
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            done, total = self._reembed_counts(stored, stored.vector(target.name))
+            if done < total:
+                return total - done
+            self._execute(
+                f"UPDATE {t} SET {quote(target.name)} = (SELECT s.vector FROM {shadow} AS s WHERE s.key = {t}.{pk})"
+            )
+            stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
+            stored.reembedding.pop(target.name, None)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
+                (json.dumps(stored.to_json()), spec.name),
+            )
+            self._execute(f"DROP TABLE {shadow}")
+            self._log_reset(spec.name)  # other processes' indexes of the column start over
+            with self._indexes_lock:  # ours is made again, for the new vectors, by the next search
+                old = self._indexes.pop((spec.name, target.name), None)
+        if old is None:
+            old = ColumnIndex(
+                spec, spec.vector(target.name), self.index_options, self._index_dir, self._file_key
+            )
+        old.delete_files()  # a saved graph of the old vectors
+        return 0
 
     # --- full-text search ---------------------------------------------------------------------
 
