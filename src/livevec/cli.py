@@ -168,6 +168,47 @@ def copy(source: str, target: str, tables: tuple[str, ...], overwrite: bool, bat
             click.echo(f"copied {count} rows of {name}")
 
 
+@cli.command()
+@click.argument("db_url", metavar="DB")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("field", metavar="FIELD")
+@click.option(
+    "--model", help="the new model, e.g. local/all-mpnet-base-v2 (left out: finish the one under way)"
+)
+@click.option("--query-prefix", default="", help="prepended to search texts (e5: 'query: ')")
+@click.option("--document-prefix", default="", help="prepended to the embedded texts (e5: 'passage: ')")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1), help="rows per batch")
+def reembed(
+    db_url: str,
+    table_name: str,
+    field: str,
+    model: str | None,
+    query_prefix: str,
+    document_prefix: str,
+    batch_size: int,
+) -> None:
+    """Embed every row of TABLE's vector FIELD again with another model, then switch to it.
+
+    DB is a SQLite file or a postgresql:// URL. Searches go on from the old vectors until the
+    switch, which is one transaction. Interrupted, the same command goes on where it stopped.
+    """
+    from .embeddings import EmbeddingFunction
+
+    if "://" not in db_url and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        raise click.BadParameter(f"no database file {db_url!r}", param_hint="DB")
+    with connect(db_url) as db:
+        table = db.open_table(table_name)
+        embedding = None
+        if model is not None:
+            embedding = EmbeddingFunction(model, query_prefix=query_prefix, document_prefix=document_prefix)
+        count = table.reembed(field, embedding, batch_size=batch_size)
+        vector = table.spec.vector(field)
+        click.echo(
+            f"re-embedded {count} rows; {table_name}.{field} is now {vector.model} "
+            f"({vector.dimensions} dimensions)"
+        )
+
+
 def main() -> None:
     try:
         cli()
