@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,15 @@ def test_the_command_line_reembeds_with_a_progress_bar(db_path, docs):
     assert "re-embedded 120 rows; docs.vec is now words/128 (128 dimensions)" in result.output
     with livevec.connect(db_path) as again:
         assert_all_embedded_by(again.open_table("docs"), NEW)
+
+
+def test_a_live_search_goes_on_across_the_switch(db, docs):
+    with docs.search(text_of(17)).limit(1).live() as live:
+        assert live.result[0]["id"] == 17
+        docs.reembed("vec", embedding=NEW, progress=False)
+        docs.update(values={"title": "doc w17", "body": "about t3"}, filters={"id": 3})  # row 17's text
+        deadline = time.monotonic() + 60
+        while live.result[0]["id"] != 3 and time.monotonic() < deadline:
+            live.wait(timeout=1.0)
+        assert live.result[0]["id"] == 3  # a tie at distance 0, broken by key
+        assert len(live.result[0]["vec"]) == 128

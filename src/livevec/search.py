@@ -361,10 +361,12 @@ class Search:
         """
         from .live import live_queries
 
-        search = self
+        search = self  # a text is embedded again at each evaluation (a cache hit, unless a reembed
+        # changed the model since)
+        query = self.query
         if isinstance(self.query, str) and self.search_type == "vector":
-            search = replace(self, query=self._query_vector())  # embedded once, not at every change
-        query = search.query if isinstance(search.query, str) else np.asarray(search.query, np.float32)
+            query = self._query_vector()
+        query = query if isinstance(query, str) else np.asarray(query, np.float32)
         key = (
             "search",
             self.table.name,
@@ -394,7 +396,7 @@ class Search:
         if set(changed) & {row[pk] for row in result}:
             return True
         vector = self._vector()
-        query = np.asarray(self.query, dtype=np.float32)
+        query = self._query_vector() if isinstance(self.query, str) else np.asarray(self.query, np.float32)
         for start in range(0, len(changed), 500):
             where = {pk: {"$in": changed[start : start + 500]}}
             rows = table.query({"$and": [self._filters, where]} if self._filters else where)
