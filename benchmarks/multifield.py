@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import livevec
 import quality
 import recommend_quality as rq
-
-import livevec
 from livevec import EmbeddingFunction, Field, TableModel
 
 LUMA = {

@@ -129,9 +129,9 @@ def test_stored_specs_round_trip_and_old_ones_still_open():
     assert TableSpec.from_json(spec.to_json()) == spec
     old = spec.to_json()
     for vector in old["vectors"]:
-        vector.pop("template")
+        vector.pop("template", None)
         vector["source_field"] = "description"
-    old.pop("reembedding")
+    old.pop("reembedding", None)
     loaded = TableSpec.from_json(old)
     assert loaded.vector("vec").sources == ["description"] and loaded.vector("vec").template is None
 

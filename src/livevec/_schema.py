@@ -199,7 +199,14 @@ class TableSpec:
         return {c.name: c.type for c in self.columns} | dict.fromkeys(self.hash_columns, "hash")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # what an older livevec does not know is left out while unused, so that it can still open it
+        for vector in data["vectors"]:
+            if vector["template"] is None:
+                del vector["template"]
+        if not data["reembedding"]:
+            del data["reembedding"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableSpec:

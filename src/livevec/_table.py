@@ -36,6 +36,7 @@ class Table:
     ) -> None:
         self.backend = backend
         self.spec = spec
+        self._stored_spec: Any = None  # the spec as `search_state` last read it
         self.model = model
         self._embeddings = embeddings
 
@@ -368,13 +369,17 @@ class Table:
         self.spec, self._embeddings = stored, embeddings
 
     def _before_search(self, vector_column: str | None) -> None:
-        """What a vector search does before it ranks: adopt a changed schema, embed stale rows."""
-        self._sync()
+        """What a vector search does before it ranks: adopt a changed schema, embed stale rows.
+        One indexed read when there is nothing to do."""
         vectors = self.spec.vectors
-        if vector_column is not None or len(vectors) == 1:
-            name = vector_column or vectors[0].name
-            if self.spec.vector(name) is not None and self.spec.vector(name).hash_column:
-                self.refresh(name)
+        name = vector_column or (vectors[0].name if len(vectors) == 1 else None)
+        vector = self.spec.vector(name) if name else None
+        stored, stale = self.backend.search_state(self.spec, vector)
+        if stored != self._stored_spec:
+            self._sync()
+            self._stored_spec = stored
+        if stale:
+            self.refresh(name)
 
     def delete(self, filters: Filters | None) -> int:
         """Remove the rows matching `filters` ({} removes every row); returns how many."""

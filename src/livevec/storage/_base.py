@@ -132,6 +132,11 @@ class Backend(ABC):
         """Add the hidden text-hash columns (and what keeps them) to a table made without them."""
 
     @abstractmethod
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        """What a search checks first, in one read: the stored spec as the store keeps it (equal
+        values for an unchanged spec) and whether `vector` has stale rows."""
+
+    @abstractmethod
     def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` rows (primary key and source fields) whose hash of `vector` is missing: their
         text was written by a client that did not embed it (or by a livevec older than hashes)."""

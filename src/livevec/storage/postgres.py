@@ -642,6 +642,12 @@ class PostgresBackend(Backend):
                 self._execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN IF NOT EXISTS {quote(h)} BYTEA")
             self._create_staleness(spec)
 
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        h = vector.hash_column if vector else None
+        stale = f"EXISTS (SELECT 1 FROM {_ident(spec.name)} WHERE {_ident(h)} IS NULL)" if h else "false"
+        rows = self._query(f"SELECT spec, {stale} FROM _livevec_tables WHERE name = %s", (spec.name,))
+        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+
     def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
         names = [spec.primary_key.name, *vector.sources]
         sql = (

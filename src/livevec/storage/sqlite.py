@@ -558,6 +558,12 @@ class SQLiteBackend(Backend):
                     self._execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN {quote(h)} BLOB")
             self._create_staleness(spec)
 
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        h = vector.hash_column if vector else None
+        stale = f"EXISTS (SELECT 1 FROM {quote(spec.name)} WHERE {quote(h)} IS NULL)" if h else "0"
+        rows = self._query(f"SELECT spec, {stale} FROM _livevec_tables WHERE name = ?", (spec.name,))
+        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+
     def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
         names = [spec.primary_key.name, *vector.sources]
         sql = (
