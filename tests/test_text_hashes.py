@@ -135,3 +135,16 @@ def test_a_table_made_before_text_hashes_gets_them_and_its_rows_are_checked(db_p
         assert stale_count(db) == 0
         write_from_outside(db, db_path, "UPDATE products SET description = ? WHERE id = 2", (KETTLE,))
         assert stale_count(db) == 1  # and the trigger is there now
+
+
+@pytest.mark.backends("sqlite")
+def test_a_copy_embeds_a_stale_row_again_instead_of_carrying_its_old_vector(db, db_path, products, tmp_path):
+    write_from_outside(db, db_path, "UPDATE products SET description = ? WHERE id = 7", (KETTLE,))
+    with livevec.connect(tmp_path / "copy.db") as target:
+        livevec.copy_table(db, target, "products", progress=False)
+        copied = target.open_table("products")
+        np.testing.assert_allclose(
+            copied.get(7).description_vec, embed.embed_documents([KETTLE])[0], atol=1e-6
+        )
+        np.testing.assert_allclose(copied.get(1).description_vec, products.get(1).description_vec)
+    assert stale_count(db) == 1  # the source is only read
