@@ -114,15 +114,17 @@ def test_searches_during_a_reembed_never_fail(db, docs):
             except BaseException as exc:
                 failures.append(exc)
 
-    threads = [threading.Thread(target=search) for _ in range(2)]
-    for thread in threads:
-        thread.start()
+    thread = threading.Thread(target=search)
+    thread.start()
+    job = docs.reembed("vec", embedding=slow, batch_size=16, progress=False, background=True)
+    assert isinstance(job, livevec.Reembedding)
     try:
-        docs.reembed("vec", embedding=slow, batch_size=16, progress=False)
+        while not job.done:  # this thread searches too
+            answers.append(docs.search(text_of(17)).limit(3).to_list()[0]["id"])
     finally:
         done.set()
-        for thread in threads:
-            thread.join()
+        thread.join()
+    assert job.wait() == 120
     assert failures == []
     assert answers and set(answers) == {17}
     assert docs.search(text_of(17)).limit(1).to_list()[0]["id"] == 17

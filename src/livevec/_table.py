@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
@@ -266,7 +267,8 @@ class Table:
         *,
         batch_size: int = 256,
         progress: bool = True,
-    ) -> int:
+        background: bool = False,
+    ) -> int | Reembedding:
         """Embed every row's text again with `embedding` (another model, other prefixes; the
         dimensions may change) and then switch the column to it; returns how many rows.
 
@@ -276,10 +278,17 @@ class Table:
         before the swap. The stored schema then names the new model and dimensions, and every table
         handle, in any process, adopts it at its next search or write. Killed half-way, it keeps
         what it did: call it again (`embedding` may be left out then) and it goes on from there.
-        Run it in a thread (or `livevec reembed` in another process) to go on working meanwhile.
+        `background=True` runs it on a thread of its own and returns a `Reembedding` at once (or run
+        `livevec reembed` in another process).
 
             table.reembed("description_vec", embedding=EmbeddingFunction("local/all-mpnet-base-v2"))
+            job = table.reembed("description_vec", embedding=..., background=True, progress=False)
+            job.wait()  # the rows re-embedded; raises what the reembed raised
         """
+        if background:
+            return Reembedding(
+                lambda: self.reembed(vector_field, embedding, batch_size=batch_size, progress=progress)
+            )
         self._sync()
         vector = self.spec.vector(vector_field) if isinstance(vector_field, str) else None
         if vector is None:
@@ -517,6 +526,37 @@ class Table:
         if vector.distance == "cosine" and not array.any():
             raise ValidationError("a zero vector has no direction for cosine distance", field=field)
         return array
+
+
+class Reembedding:
+    """A `Table.reembed(..., background=True)` under way on its own thread."""
+
+    def __init__(self, run: Callable[[], int]) -> None:
+        self._run = run
+        self._result: int | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="livevec-reembed", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self._result = self._run()
+        except BaseException as exc:  # handed to whoever waits
+            self._error = exc
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The number of rows re-embedded once it is done (None if `timeout` seconds passed first);
+        the reembed's own error if it failed."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def _from_pydantic(exc: pydantic.ValidationError, where: str = "") -> ValidationError:
