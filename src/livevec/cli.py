@@ -96,8 +96,14 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file of the shop  [default: shop.db in your data folder]",
 )
+@click.option(
+    "--embed-fields",
+    default="description",
+    show_default=True,
+    help="the text fields a new shop's vectors embed together, comma-separated (e.g. name,category,description)",
+)
 @_server_options
-def demo(db_path: Path | None, **server: Any) -> None:
+def demo(db_path: Path | None, embed_fields: str, **server: Any) -> None:
     """Start the live shop on a local database, loading the demo catalog on its first run."""
     web = _web()
     web.check_exposure(server["host"], server["token"])  # before the catalog takes a minute to load
@@ -108,7 +114,7 @@ def demo(db_path: Path | None, **server: Any) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if not db_path.exists():
         click.echo(f"First run: loading the demo catalog into {db_path} (embedding takes a minute)...")
-    db, _ = open_shop(db_path)
+    db, _ = open_shop(db_path, [f.strip() for f in embed_fields.split(",") if f.strip()])
     db.close()
     web.serve(db_path, **server, on_ready=_announce(db_path))
 

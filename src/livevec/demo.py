@@ -38,10 +38,23 @@ def load_catalog() -> list[dict[str, Any]]:
     return products
 
 
-def open_shop(path: str | Path) -> tuple[Database, Table]:
-    """The shop database at `path`, with the catalog loaded on first use."""
+def shop_model(embedded_fields: list[str] | None = None) -> type[Product]:
+    """`Product`, or a variant whose vector embeds these text fields together (e.g. `["name",
+    "category", "description"]`, one per line: `VectorField(source_field=[...])`)."""
+    if embedded_fields is None or list(embedded_fields) == ["description"]:
+        return Product
+
+    class ShopProduct(Product):
+        description_vec: list[float] = embed.VectorField(source_field=list(embedded_fields))
+
+    return ShopProduct
+
+
+def open_shop(path: str | Path, embedded_fields: list[str] | None = None) -> tuple[Database, Table]:
+    """The shop database at `path`, with the catalog loaded on first use. `embedded_fields`: what a
+    new shop's vectors embed (the description by default); an existing shop keeps what it has."""
     db = connect(path)
-    table = db.create_table(schema=Product, if_exists="skip")
+    table = db.create_table(schema=shop_model(embedded_fields), if_exists="skip")
     if table.count() == 0:
         table.insert(load_catalog())
     return db, table
