@@ -57,7 +57,7 @@ def luma(model: str, seeds: int) -> None:
             print(f"| {label} | " + " | ".join(r[3].strip("*") for r in result) + " |", flush=True)
 
 
-def icecat(model: str) -> None:
+def icecat(model: str, only: list[str] | None = None) -> None:
     data = quality.DATA
     products = quality.load_products(data)
     queries = quality.load_queries(data)
@@ -67,6 +67,8 @@ def icecat(model: str) -> None:
     print(f"\nIcecat, {model}: vector search on the dev split ({len(dev)} queries)\n")
     print("| composition | nDCG@10 | judged nDCG@10 | recall@100 |\n|---|---:|---:|---:|")
     for label, sources in ICECAT.items():
+        if only and label not in only:
+            continue
 
         class IcecatProduct(TableModel):
             __tablename__ = "products"
@@ -102,10 +104,13 @@ def main() -> None:
     parser.add_argument("--model", default="local/all-MiniLM-L6-v2")
     parser.add_argument("--seeds", type=int, default=3, help="random-baseline seeds (not printed here)")
     parser.add_argument("--icecat", action="store_true", help="also the Icecat judged queries (slow)")
+    parser.add_argument("--only", nargs="+", metavar="LABEL", help="these Icecat compositions, by label")
+    parser.add_argument("--no-luma", action="store_true", help="skip the Luma part")
     args = parser.parse_args()
-    luma(args.model, args.seeds)
+    if not args.no_luma:
+        luma(args.model, args.seeds)
     if args.icecat:
-        icecat(args.model)
+        icecat(args.model, args.only)
 
 
 if __name__ == "__main__":
