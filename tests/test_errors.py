@@ -428,16 +428,16 @@ def test_update_decides_to_embed_in_the_same_transaction_as_its_writes(products,
     writer = threading.Thread(
         target=lambda: table.update(values={"description": y, "description_vec": y_vec}, filters={"id": 1})
     )
-    count = products.backend.count
+    select = products.backend.select  # how update finds the rows whose text changes
 
-    def count_then_let_the_writer_in(*args, **kwargs):
-        found = count(*args, **kwargs)
-        if writer.ident is None:  # the first count only
+    def select_then_let_the_writer_in(*args, **kwargs):
+        found = select(*args, **kwargs)
+        if writer.ident is None:  # the first read only
             writer.start()
             writer.join(0.5)  # long enough for a writer that need not wait for us
         return found
 
-    monkeypatch.setattr(products.backend, "count", count_then_let_the_writer_in)
+    monkeypatch.setattr(products.backend, "select", select_then_let_the_writer_in)
     products.update(values={"description": x}, filters={"id": 1})
     writer.join()
     other.close()

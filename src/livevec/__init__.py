@@ -15,7 +15,7 @@ from ._errors import (
     ValidationError,
 )
 from ._schema import Field, TableModel
-from ._table import Table
+from ._table import Reembedding, Table
 from .embeddings import EmbeddingFunction, EmbeddingProvider, register_provider
 from .live import LiveResult
 from .recommend import Recommendation, Recommender
@@ -39,6 +39,7 @@ __all__ = [
     "QueryResult",
     "Recommendation",
     "Recommender",
+    "Reembedding",
     "SQLResult",
     "SchemaError",
     "Search",

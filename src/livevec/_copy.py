@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from tqdm.auto import tqdm
 
 from ._database import Database
 from ._errors import TableExistsError, ValidationError
+from ._table import Table
 
 
 def copy_table(
@@ -20,7 +24,8 @@ def copy_table(
     """Copy table `name` from `source` to `target` with its vectors; returns how many rows.
 
     Vectors travel as stored, so nothing is embedded again (only a row stored without a vector gets
-    one, as any insert would). The target table gets the source's schema and is created and filled
+    one, as any insert would, and so does a row whose text another client changed since its vector
+    was made: its stale vector is left behind). The target table gets the source's schema and is created and filled
     in one transaction: all rows or none. Rows are read in batches by primary key, so a copy of a
     table that is being written may include some of those writes.
     """
@@ -40,13 +45,31 @@ def copy_table(
     ):
         if exists:
             target.backend.drop_table(name)
-        target.backend.create_table(origin.spec)
+        target.backend.create_table(replace(origin.spec, reembedding={}))  # not a reembed under way
         destination = target.open_table(name)
         with target.backend.bulk_load(origin.spec):
             batch = origin.query(order_by=pk, limit=batch_size).to_list()
             while batch:
-                destination.insert(batch)
+                destination.insert(_without_stale_vectors(origin, batch))
                 copied += len(batch)
                 bar.update(len(batch))
                 batch = origin.query({pk: {"$gt": batch[-1][pk]}}, order_by=pk, limit=batch_size).to_list()
     return copied
+
+
+def _without_stale_vectors(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, with None for each vector whose text hash is missing (see `Table.refresh`)."""
+    hashed = [v for v in table.spec.vectors if v.hash_column]
+    if not hashed:
+        return rows
+    pk = table.spec.primary_key.name
+    columns = [pk, *(v.hash_column for v in hashed)]
+    hashes = {
+        r[pk]: r
+        for r in table.backend.select(table.spec, {pk: {"$in": [r[pk] for r in rows]}}, columns=columns)
+    }
+    for row in rows:
+        for vector in hashed:
+            if hashes.get(row[pk], {}).get(vector.hash_column) is None:
+                row[vector.name] = None
+    return rows

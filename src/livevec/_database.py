@@ -96,7 +96,11 @@ class Database:
                     f"table {name!r} exists with other columns than {schema.__name__} (see {differ}); "
                     "open it without a schema, or recreate it with if_exists='overwrite'"
                 )
-            return Table(self.backend, spec, schema, _embedding_functions(schema))
+            self.backend.ensure_hashes(spec)
+            table = Table(self.backend, spec, schema, _embedding_functions(schema))
+            table._adopt(spec)  # the stored model wins: a reembed may have changed it
+            return table
+        self.backend.ensure_hashes(spec)
         embeddings = {v.name: EmbeddingFunction(v.model, **v.model_options) for v in spec.vectors if v.model}
         return Table(self.backend, spec, model_from_spec(spec), embeddings)
 
@@ -115,7 +119,8 @@ class Database:
         Placeholders are the store's own: `?` or `:name` on SQLite, `%s` or `%(name)s` on PostgreSQL,
         with `params` a sequence or a mapping. The statement runs in a transaction, or joins the open
         `db.transaction()`. Rows it changes enter the change log like any other write, so indexes and
-        live pages follow them; nothing is embedded, so a text changed this way keeps its old vector.
+        live pages follow them; a source text changed this way is embedded again before the next
+        search of its table ranks, or by the follower of live queries (see `Table.refresh`).
 
             db.execute("DELETE FROM products WHERE price > ?", [100])
         """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import string
 import types
 import typing
 from collections.abc import Mapping
@@ -38,11 +39,12 @@ class ColumnMarker:
 
 @dataclass(frozen=True)
 class VectorMarker:
-    source_field: str | None
+    source_field: str | tuple[str, ...] | None
     distance: Distance
     # EmbeddingFunction (Any avoids an import cycle), or None for vectors the caller always gives
     embedding: Any
     dimensions: int | None = None  # of the vectors the caller gives (a model knows its own)
+    template: str | None = None  # how several source fields are joined (see VectorSpec.compose)
 
 
 def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
@@ -112,14 +114,55 @@ class ColumnSpec:
     index: bool = False
 
 
+# several source fields are joined with this between them, a missing (None) or blank one left out
+SOURCE_JOIN = "\n"
+# the hash kept for a row that has no text to embed (every source field None or blank)
+NO_TEXT_HASH = b"\x00" * 16
+
+
 @dataclass
 class VectorSpec:
+    """A vector column; `source_field` is the text field it is embedded from (a list: several fields,
+    joined by `template`, or by newlines when there is none)."""
+
     name: str
-    source_field: str | None
+    source_field: str | list[str] | None
     dimensions: int
     distance: Distance
     model: str
     model_options: dict[str, Any] = field(default_factory=dict)
+    template: str | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        """The source fields, in order ([] for vectors the caller gives)."""
+        if self.source_field is None:
+            return []
+        return [self.source_field] if isinstance(self.source_field, str) else list(self.source_field)
+
+    @property
+    def hash_column(self) -> str | None:
+        """The hidden column holding, per row, the hash of the text its vector was embedded from;
+        None for a vector without a model and a source."""
+        return f"_livevec_hash_{self.name}" if self.sources and self.model else None
+
+    def compose(self, row: Mapping[str, Any]) -> str | None:
+        """The text embedded for `row`: its source fields joined (by `template` if given, else one
+        per line), a None or blank field left out; None when no field has text.
+
+            VectorSpec("v", ["name", "category"], 384, "cosine", "m").compose(
+                {"name": "Yoga mat", "category": None})  # "Yoga mat"
+        """
+        sources = self.sources
+        if len(sources) == 1 and self.template is None:
+            text = row.get(sources[0])
+            return text if text is not None and text.strip() else None
+        values = {s: row.get(s) for s in sources}
+        if not any(v is not None and v.strip() for v in values.values()):
+            return None
+        if self.template is None:
+            return SOURCE_JOIN.join(v for v in values.values() if v is not None and v.strip())
+        return self.template.format_map({k: "" if v is None else v for k, v in values.items()})
 
 
 @dataclass
@@ -129,6 +172,8 @@ class TableSpec:
     name: str
     columns: list[ColumnSpec]
     vectors: list[VectorSpec]
+    # vector name -> the VectorSpec a `Table.reembed` in progress is filling (see `_reembed.py`)
+    reembedding: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def primary_key(self) -> ColumnSpec:
@@ -144,8 +189,24 @@ class TableSpec:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def hash_columns(self) -> list[str]:
+        """The hidden hash columns of the embedded vectors (see `VectorSpec.hash_column`)."""
+        return [v.hash_column for v in self.vectors if v.hash_column]
+
+    def write_types(self) -> dict[str, str]:
+        """Column types of everything a write may set: the columns and the hidden hash columns."""
+        return {c.name: c.type for c in self.columns} | dict.fromkeys(self.hash_columns, "hash")
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # what an older livevec does not know is left out while unused, so that it can still open it
+        for vector in data["vectors"]:
+            if vector["template"] is None:
+                del vector["template"]
+        if not data["reembedding"]:
+            del data["reembedding"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableSpec:
@@ -153,6 +214,7 @@ class TableSpec:
             name=data["name"],
             columns=[ColumnSpec(**c) for c in data["columns"]],
             vectors=[VectorSpec(**v) for v in data["vectors"]],
+            reembedding=data.get("reembedding") or {},
         )
 
     @classmethod
@@ -246,14 +308,45 @@ def _marker(info: FieldInfo, kind: type) -> Any:
     return next((m for m in info.metadata if isinstance(m, kind)), None)
 
 
+def check_sources(where: str, source: Any, template: Any) -> tuple[str | list[str] | None, str | None]:
+    """`source_field` and `template` as a VectorSpec keeps them, or a SchemaError naming `where`:
+    a field name or a non-empty list of distinct ones; a template names each of them, and only them."""
+    if source is None:
+        if template is not None:
+            raise SchemaError(f"{where}: a template needs source fields")
+        return None, None
+    names = [source] if isinstance(source, str) else source
+    if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) for n in names):
+        raise SchemaError(f"{where}: source_field is a field name or a list of them, got {source!r}")
+    if len(set(names)) != len(names):
+        raise SchemaError(f"{where}: source_field names a field twice: {list(names)}")
+    if template is not None:
+        if not isinstance(template, str):
+            raise SchemaError(f"{where}: template is a str such as '{{name}}\\n{{description}}'")
+        try:
+            used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+            template.format_map(dict.fromkeys(names, ""))
+        except (ValueError, KeyError, IndexError) as exc:
+            raise SchemaError(
+                f"{where}: template {template!r} is not a format string of the source fields ({exc})"
+            ) from None
+        if used != set(names):
+            raise SchemaError(
+                f"{where}: template {template!r} must name each source field once as {{field}}: "
+                f"{sorted(set(names) - used) or sorted(used - set(names))}"
+            )
+    return (source if isinstance(source, str) else list(names)), template
+
+
 def _vector_spec(model: type, field_name: str, marker: VectorMarker) -> VectorSpec:
-    source = marker.source_field
-    if source is not None:
-        src = model.model_fields.get(source)
+    where = f"{model.__name__}.{field_name}"
+    source, template = check_sources(where, marker.source_field, marker.template)
+    for name in [source] if isinstance(source, str) else source or []:
+        src = model.model_fields.get(name)
         if src is None:
-            raise SchemaError(f"{model.__name__}.{field_name}: source_field {source!r} is not a field")
-        if _column_type(model.__name__, source, src.annotation)[1] != "str":
-            raise SchemaError(f"{model.__name__}.{field_name}: source_field {source!r} must be str")
+            raise SchemaError(f"{where}: source_field {name!r} is not a field")
+        if _column_type(model.__name__, name, src.annotation)[1] != "str":
+            raise SchemaError(f"{where}: source_field {name!r} must be str")
     fn = marker.embedding
     if fn is None:  # no model: the caller gives every vector, searches are by vector
         return VectorSpec(field_name, None, marker.dimensions, marker.distance, model="")
@@ -264,6 +357,7 @@ def _vector_spec(model: type, field_name: str, marker: VectorMarker) -> VectorSp
         distance=marker.distance,
         model=fn.model_name,
         model_options=fn.stored_options(),
+        template=template,
     )
 
 

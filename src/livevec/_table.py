@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pydantic
+from tqdm.auto import tqdm
 
 from ._errors import DuplicateKeyError, ValidationError
-from ._schema import INT64_MAX, TableModel, TableSpec, VectorSpec, shown, unstorable
+from ._schema import INT64_MAX, NO_TEXT_HASH, TableModel, TableSpec, VectorSpec, shown, unstorable
 from .embeddings import EmbeddingFunction
+from .embeddings._function import text_hash
 from .filters import Filters, compile_filters
 from .search import QueryResult, Search, SearchType
 
@@ -33,6 +37,7 @@ class Table:
     ) -> None:
         self.backend = backend
         self.spec = spec
+        self._stored_spec: Any = None  # the spec as `search_state` last read it
         self.model = model
         self._embeddings = embeddings
 
@@ -70,6 +75,7 @@ class Table:
         return self._write(data, upsert=True)
 
     def _write(self, data: Row | Sequence[Row], *, upsert: bool) -> TableModel | list[TableModel]:
+        self._sync()
         single = isinstance(data, TableModel | Mapping)
         rows = [self._validate_row(r, i) for i, r in enumerate([data] if single else data)]
         pk = self.spec.primary_key.name
@@ -87,7 +93,8 @@ class Table:
         stored = self.backend.insert(self.spec, rows, upsert=upsert)
         for row, key in zip(rows, stored, strict=True):
             row[pk] = key
-        models = [self.model.model_validate(_as_lists(r)) for r in rows]
+        hidden = set(self.spec.hash_columns)
+        models = [self.model.model_validate(_as_lists(r, hidden)) for r in rows]
         return models[0] if single else models
 
     def _existing(self, keys: list[Any]) -> list[dict[str, Any]]:
@@ -95,7 +102,7 @@ class Table:
             return []
         columns = [self.spec.primary_key.name]
         for v in self.spec.vectors:
-            columns += [v.name] + ([v.source_field] if v.source_field else [])
+            columns += [v.name] + ([v.hash_column] if v.hash_column else [])
         pk = self.spec.primary_key.name
         found = []
         for start in range(0, len(keys), 500):
@@ -106,53 +113,282 @@ class Table:
         return found
 
     def _embed_rows(self, rows: list[dict[str, Any]], existing: dict[Any, dict[str, Any]]) -> None:
-        """Fill each missing vector: kept from the stored row if its text is unchanged, else embedded."""
+        """Fill each missing vector: kept from the stored row if it was embedded from the same text
+        (its stored hash says so), else embedded; and set the hash of the text each vector is for."""
         pk = self.spec.primary_key.name
         for vector in self.spec.vectors:
-            source = vector.source_field
-            todo = []
+            if not vector.hash_column:
+                continue
+            todo, texts = [], []
             for row in rows:
-                if row[vector.name] is not None or source is None or row[source] is None:
+                text = vector.compose(row)
+                digest = NO_TEXT_HASH if text is None else text_hash(text)
+                row[vector.hash_column] = digest
+                if row[vector.name] is not None or text is None:
                     continue
                 old = existing.get(row[pk])
-                if old and old[source] == row[source] and old[vector.name] is not None:
+                if old and old[vector.hash_column] == digest and old[vector.name] is not None:
                     row[vector.name] = np.asarray(old[vector.name], dtype=np.float32)
                 else:
                     todo.append(row)
+                    texts.append(text)
             if todo:
-                fn = self._embeddings[vector.name]
-                vectors = fn.embed_documents([r[source] for r in todo], cache=self.backend)
+                fn = self.embedding_function(vector.name)
+                vectors = fn.embed_documents(texts, cache=self.backend)
                 for row, v in zip(todo, vectors, strict=True):
                     row[vector.name] = v
 
     def update(self, values: Mapping[str, Any], filters: Filters | None) -> int:
-        """Set `values` on the rows matching `filters`; re-embed only where a source text changes."""
+        """Set `values` on the rows matching `filters`; re-embed only where a source text changes.
+
+        With several source fields, each row's text is composed from its own fields and the new
+        values, so rows may get different vectors; each distinct text is embedded once.
+        """
         if not isinstance(values, Mapping) or not values:
             raise ValidationError("give a non-empty dict of field: value", field="values")
         if filters is None:
             raise ValidationError("give filters (use {} to update every row)", field="filters")
         compile_filters(filters, self.spec)
         values = {name: self._validate_value(name, v) for name, v in values.items()}
-        # The count that decides whether to embed, and the writes, see the same rows: taken before
-        # the transaction, a concurrent writer could change a text in between and leave it with the
-        # vector of another text.
-        with self.backend.transaction():
-            for vector in self.spec.vectors:
-                source = vector.source_field
-                if vector.name in values or source not in values:
-                    continue
-                text = values[source]
-                if text is None:
-                    values[vector.name] = None
-                    continue
-                # only rows whose text really changes get the new vector; the others keep theirs
-                changed = {"$or": [{source: {"$ne": text}}, {source: None}]}
-                where = {"$and": [filters, changed]} if filters else changed
-                if self.backend.count(self.spec, where):
-                    fn = self._embeddings[vector.name]
-                    embedded = fn.embed_documents([text], cache=self.backend)[0]
-                    self.backend.update(self.spec, {vector.name: embedded}, where)
+        self._sync()
+        # vectors whose text (or the vector itself) this update sets: their rows are handled one by one
+        handled = [
+            v
+            for v in self.spec.vectors
+            if v.hash_column and (v.name in values or any(s in values for s in v.sources))
+        ]
+        if not handled:
             return self.backend.update(self.spec, values, filters)
+        # Which rows change text, and the writes, see the same rows: read inside the transaction, a
+        # concurrent writer cannot change a text in between and leave it with another text's vector.
+        with self.backend.transaction():
+            changing, unchanged = [], []
+            for vector in handled:
+                if vector.name in values:
+                    changing = None  # the vector is given: every matching row gets it, and its hash
+                    break
+                for s in (s for s in vector.sources if s in values):
+                    text = values[s]
+                    if text is None:
+                        changing.append({s: {"$ne": None}})
+                        unchanged.append({s: None})
+                    else:
+                        changing.append({"$or": [{s: {"$ne": text}}, {s: None}]})
+                        unchanged.append({s: text})
+            pk = self.spec.primary_key.name
+            where = filters
+            if changing is not None:
+                where = {"$and": [filters, {"$or": changing}]} if filters else {"$or": changing}
+            sources = list(dict.fromkeys(s for v in handled for s in v.sources))
+            rows = self.backend.select(self.spec, where, columns=[pk, *sources])
+            count = 0
+            if changing is not None:  # the rows whose text stays: no vector work
+                rest = {"$and": [filters, *unchanged]} if filters else {"$and": unchanged}
+                count += self.backend.update(self.spec, values, rest)
+            if not rows:
+                return count
+            for row in rows:
+                row.update((s, values[s]) for s in sources if s in values)
+            extra: list[dict[str, Any]] = [{} for _ in rows]
+            for vector in handled:
+                texts = [vector.compose(row) for row in rows]
+                for item, text in zip(extra, texts, strict=True):
+                    item[vector.hash_column] = NO_TEXT_HASH if text is None else text_hash(text)
+                    if vector.name in values:
+                        item[vector.name] = values[vector.name]
+                    elif text is None:
+                        item[vector.name] = None
+                todo = [(item, t) for item, t in zip(extra, texts, strict=True) if vector.name not in item]
+                if todo:
+                    fn = self.embedding_function(vector.name)
+                    embedded = fn.embed_documents([t for _, t in todo], cache=self.backend)
+                    for (item, _), v in zip(todo, embedded, strict=True):
+                        item[vector.name] = v
+            # one statement per distinct set of new vectors: values, vectors and hashes together
+            groups: dict[tuple, list[Any]] = {}
+            sets: dict[tuple, dict[str, Any]] = {}
+            for row, item in zip(rows, extra, strict=True):
+                group = tuple(item[v.hash_column] for v in handled)
+                groups.setdefault(group, []).append(row[pk])
+                sets[group] = item
+            for group, keys in groups.items():
+                for start in range(0, len(keys), 500):
+                    chunk = {pk: {"$in": keys[start : start + 500]}}
+                    count += self.backend.update(self.spec, {**values, **sets[group]}, chunk)
+            return count
+
+    def refresh(self, vector_field: str | None = None, *, batch_size: int = 256) -> int:
+        """Embed again the rows whose source text was written by another client (the sqlite3 shell,
+        psql, another program, `db.execute`): their stored text hash is missing. Returns how many.
+
+        Searches and live queries call it before they rank, so they never rank by a stale vector;
+        call it yourself to pay for the embedding at a time of your choosing.
+
+            db.execute("UPDATE products SET description = 'A cork mat' WHERE id = 1")
+            products.refresh()  # 1
+        """
+        self._sync()
+        if vector_field is not None and self.spec.vector(vector_field) is None:
+            raise ValidationError(
+                f"not a vector field; the table has {[v.name for v in self.spec.vectors]}", field=vector_field
+            )
+        done = 0
+        for vector in self.spec.vectors:
+            if not vector.hash_column or vector_field not in (None, vector.name):
+                continue
+            while True:
+                stale = self.backend.stale_rows(self.spec, vector, batch_size)
+                if not stale:
+                    break
+                texts = [vector.compose(row) for row in stale]
+                wanted = [t for t in texts if t is not None]
+                fn = self.embedding_function(vector.name)
+                embedded = iter(fn.embed_documents(wanted, cache=self.backend) if wanted else [])
+                pk = self.spec.primary_key.name
+                fixes = [
+                    (
+                        row[pk],
+                        {s: row[s] for s in vector.sources},
+                        None if text is None else next(embedded),  # no text: the vector stays as it is
+                        NO_TEXT_HASH if text is None else text_hash(text),
+                    )
+                    for row, text in zip(stale, texts, strict=True)
+                ]
+                fixed = self.backend.set_vectors(self.spec, vector, fixes)
+                done += fixed
+                if not fixed:  # every one changed again meanwhile: the next call sees the new texts
+                    break
+        return done
+
+    def reembed(
+        self,
+        vector_field: str,
+        embedding: EmbeddingFunction | None = None,
+        *,
+        batch_size: int = 256,
+        progress: bool = True,
+        background: bool = False,
+    ) -> int | Reembedding:
+        """Embed every row's text again with `embedding` (another model, other prefixes; the
+        dimensions may change) and then switch the column to it; returns how many rows.
+
+        Searches and writes go on meanwhile, from the old vectors: the new ones are written beside
+        them (a shadow table, in batches, each one a transaction) and swapped in by one transaction
+        once every row has one for its current text; rows written meanwhile are embedded again
+        before the swap. The stored schema then names the new model and dimensions, and every table
+        handle, in any process, adopts it at its next search or write. Killed half-way, it keeps
+        what it did: call it again (`embedding` may be left out then) and it goes on from there.
+        `background=True` runs it on a thread of its own and returns a `Reembedding` at once (or run
+        `livevec reembed` in another process).
+
+            table.reembed("description_vec", embedding=EmbeddingFunction("local/all-mpnet-base-v2"))
+            job = table.reembed("description_vec", embedding=..., background=True, progress=False)
+            job.wait()  # the rows re-embedded; raises what the reembed raised
+        """
+        if background:
+            return Reembedding(
+                lambda: self.reembed(vector_field, embedding, batch_size=batch_size, progress=progress)
+            )
+        self._sync()
+        vector = self.spec.vector(vector_field) if isinstance(vector_field, str) else None
+        if vector is None:
+            raise ValidationError(
+                f"not a vector field; the table has {[v.name for v in self.spec.vectors]}",
+                field=str(vector_field),
+            )
+        if not vector.hash_column:
+            raise ValidationError(
+                "has no source text to embed: its vectors are given by the caller", field=vector.name
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError(f"must be a positive integer, got {batch_size!r}", field="batch_size")
+        pending = self.spec.reembedding.get(vector.name)
+        if embedding is None:
+            if pending is None:
+                raise ValidationError(
+                    "give embedding=EmbeddingFunction(...): no reembed of it is under way", field=vector.name
+                )
+            target = VectorSpec(**pending)
+            embedding = EmbeddingFunction(target.model, **target.model_options)
+        elif not isinstance(embedding, EmbeddingFunction):
+            raise ValidationError(f"expected an EmbeddingFunction, got {embedding!r}", field="embedding")
+        else:
+            target = replace(
+                vector,
+                dimensions=embedding.dimensions,
+                model=embedding.model_name,
+                model_options=embedding.stored_options(),
+            )
+        self.backend.reembed_begin(self.spec, target)
+        self._sync()
+        pk = self.spec.primary_key.name
+        done, total = self.backend.reembed_progress(self.spec, vector)
+        embedded = 0
+        with tqdm(
+            total=total,
+            initial=done,
+            desc=f"reembedding {self.name}.{vector.name}",
+            unit="row",
+            disable=not progress,
+        ) as bar:
+            while True:
+                self.refresh(vector.name)  # a row another client changed: its text hash first
+                after = None
+                while batch := self.backend.reembed_todo(self.spec, vector, after, batch_size):
+                    texts = [vector.compose(row) for row in batch]
+                    wanted = [t for t in texts if t is not None]
+                    vectors = iter(embedding.embed_documents(wanted, cache=self.backend) if wanted else [])
+                    items = [
+                        (row[pk], None, NO_TEXT_HASH) if t is None else (row[pk], next(vectors), text_hash(t))
+                        for row, t in zip(batch, texts, strict=True)
+                    ]
+                    self.backend.reembed_store(self.spec, vector, items)
+                    embedded += len(batch)
+                    after = batch[-1][pk]
+                    bar.total = max(bar.total, bar.n + len(batch))
+                    bar.update(len(batch))
+                if self.backend.reembed_finish(self.spec, target) == 0:
+                    break
+        self._sync()
+        self._embeddings[vector.name] = embedding
+        return embedded
+
+    def _sync(self) -> None:
+        """Adopt the stored schema if another table handle (or process) changed it: a finished
+        `reembed` changes a vector's model and dimensions."""
+        stored = self.backend.load_spec(self.name)
+        if stored is not None and stored != self.spec:
+            self._adopt(stored)
+
+    def _synced_spec(self) -> TableSpec:
+        """The spec after `_sync()` (another object than before if the stored one changed)."""
+        self._sync()
+        return self.spec
+
+    def _adopt(self, stored: TableSpec) -> None:
+        embeddings = {}
+        for v in stored.vectors:
+            if not v.model:
+                continue
+            mine = self._embeddings.get(v.name)
+            if mine is not None and mine.model_name == v.model and mine.stored_options() == v.model_options:
+                embeddings[v.name] = mine
+            else:
+                embeddings[v.name] = EmbeddingFunction(v.model, **v.model_options)
+        self.spec, self._embeddings = stored, embeddings
+
+    def _before_search(self, vector_column: str | None) -> None:
+        """What a vector search does before it ranks: adopt a changed schema, embed stale rows.
+        One indexed read when there is nothing to do."""
+        vectors = self.spec.vectors
+        name = vector_column or (vectors[0].name if len(vectors) == 1 else None)
+        vector = self.spec.vector(name) if name else None
+        stored, stale = self.backend.search_state(self.spec, vector)
+        if stored != self._stored_spec:
+            self._sync()
+            self._stored_spec = stored
+        if stale:
+            self.refresh(name)
 
     def delete(self, filters: Filters | None) -> int:
         """Remove the rows matching `filters` ({} removes every row); returns how many."""
@@ -237,9 +473,11 @@ class Table:
         for vector in self.spec.vectors:
             given = vectors[vector.name]
             checked[vector.name] = None if given is None else self.check_vector(vector, given, vector.name)
-            source = vector.source_field
-            if given is None and source and checked[source] is not None and not checked[source].strip():
-                raise ValidationError(f"is empty: there is no text to embed into {vector.name}", field=source)
+            present = [s for s in vector.sources if checked[s] is not None]
+            if given is None and present and vector.compose(checked) is None:
+                raise ValidationError(
+                    f"is empty: there is no text to embed into {vector.name}", field=present[0]
+                )
         pk = self.spec.primary_key
         if checked[pk.name] is None and not (pk.type == "int"):
             raise ValidationError("the primary key is required", field=pk.name)
@@ -262,7 +500,7 @@ class Table:
         if column.primary_key and value is None:
             raise ValidationError("the primary key cannot be null", field=name)
         if value is not None and any(v.source_field == name for v in self.spec.vectors) and not value.strip():
-            raise ValidationError("is empty: there is no text to embed", field=name)
+            raise ValidationError("is empty: there is no text to embed", field=name)  # its vector's one field
         return value
 
     @cached_property
@@ -290,6 +528,37 @@ class Table:
         return array
 
 
+class Reembedding:
+    """A `Table.reembed(..., background=True)` under way on its own thread."""
+
+    def __init__(self, run: Callable[[], int]) -> None:
+        self._run = run
+        self._result: int | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="livevec-reembed", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self._result = self._run()
+        except BaseException as exc:  # handed to whoever waits
+            self._error = exc
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The number of rows re-embedded once it is done (None if `timeout` seconds passed first);
+        the reembed's own error if it failed."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 def _from_pydantic(exc: pydantic.ValidationError, where: str = "") -> ValidationError:
     error = exc.errors()[0]
     field = ".".join(str(p) for p in error["loc"]) or None
@@ -298,5 +567,5 @@ def _from_pydantic(exc: pydantic.ValidationError, where: str = "") -> Validation
     return ValidationError(f"{where}{error['msg']} (got {shown(error.get('input'))})", field=field)
 
 
-def _as_lists(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items()}
+def _as_lists(row: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items() if k not in hidden}

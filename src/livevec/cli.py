@@ -96,8 +96,14 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file of the shop  [default: shop.db in your data folder]",
 )
+@click.option(
+    "--embed-fields",
+    default="description",
+    show_default=True,
+    help="the text fields a new shop's vectors embed together, comma-separated (e.g. name,category,description)",
+)
 @_server_options
-def demo(db_path: Path | None, **server: Any) -> None:
+def demo(db_path: Path | None, embed_fields: str, **server: Any) -> None:
     """Start the live shop on a local database, loading the demo catalog on its first run."""
     web = _web()
     web.check_exposure(server["host"], server["token"])  # before the catalog takes a minute to load
@@ -108,7 +114,7 @@ def demo(db_path: Path | None, **server: Any) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if not db_path.exists():
         click.echo(f"First run: loading the demo catalog into {db_path} (embedding takes a minute)...")
-    db, _ = open_shop(db_path)
+    db, _ = open_shop(db_path, [f.strip() for f in embed_fields.split(",") if f.strip()])
     db.close()
     web.serve(db_path, **server, on_ready=_announce(db_path))
 
@@ -166,6 +172,47 @@ def copy(source: str, target: str, tables: tuple[str, ...], overwrite: bool, bat
         for name in names:
             count = copy_table(src, dst, name, overwrite=overwrite, batch_size=batch_size)
             click.echo(f"copied {count} rows of {name}")
+
+
+@cli.command()
+@click.argument("db_url", metavar="DB")
+@click.argument("table_name", metavar="TABLE")
+@click.argument("field", metavar="FIELD")
+@click.option(
+    "--model", help="the new model, e.g. local/all-mpnet-base-v2 (left out: finish the one under way)"
+)
+@click.option("--query-prefix", default="", help="prepended to search texts (e5: 'query: ')")
+@click.option("--document-prefix", default="", help="prepended to the embedded texts (e5: 'passage: ')")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1), help="rows per batch")
+def reembed(
+    db_url: str,
+    table_name: str,
+    field: str,
+    model: str | None,
+    query_prefix: str,
+    document_prefix: str,
+    batch_size: int,
+) -> None:
+    """Embed every row of TABLE's vector FIELD again with another model, then switch to it.
+
+    DB is a SQLite file or a postgresql:// URL. Searches go on from the old vectors until the
+    switch, which is one transaction. Interrupted, the same command goes on where it stopped.
+    """
+    from .embeddings import EmbeddingFunction
+
+    if "://" not in db_url and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        raise click.BadParameter(f"no database file {db_url!r}", param_hint="DB")
+    with connect(db_url) as db:
+        table = db.open_table(table_name)
+        embedding = None
+        if model is not None:
+            embedding = EmbeddingFunction(model, query_prefix=query_prefix, document_prefix=document_prefix)
+        count = table.reembed(field, embedding, batch_size=batch_size)
+        vector = table.spec.vector(field)
+        click.echo(
+            f"re-embedded {count} rows; {table_name}.{field} is now {vector.model} "
+            f"({vector.dimensions} dimensions)"
+        )
 
 
 def main() -> None:

@@ -207,6 +207,7 @@ class LiveQueries:
         self._since = 0
         self._stopped = False
         self._caught_up = threading.Condition()  # notified each time `_since` moves
+        self._refreshers: dict[str, Callable[[], Any]] = {}  # table name: its `Table.refresh`
         self.evaluations = 0  # how many times a query was evaluated (tests and benchmarks read it)
 
     def open(
@@ -232,6 +233,13 @@ class LiveQueries:
                 self._entries[key] = entry
             entry.handles += 1
         return LiveResult(self, entry)
+
+    def keep_fresh(self, table: str, refresh: Callable[[], Any]) -> None:
+        """Before the live queries look at a batch of changes to `table`, call `refresh()` (its
+        `Table.refresh`): a text another client changed is embedded again, and the queries see the
+        new vector in that same batch."""
+        with self._lock:
+            self._refreshers.setdefault(table, refresh)
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until every change committed before this call has been checked (and the queries it
@@ -280,6 +288,12 @@ class LiveQueries:
     def _apply(self, changes: list[Change]) -> None:
         with self._lock:
             entries = list(self._entries.values())
+            refreshers = [self._refreshers[t] for t in {c.table for c in changes} if t in self._refreshers]
+        for refresh in refreshers:
+            try:
+                refresh()
+            except Exception:  # e.g. the model failed: the searches themselves will say so
+                logger.exception("livevec: stale vectors could not be embedded again")
         for entry in entries:
             try:
                 if not entry.affected(changes, entry.result):

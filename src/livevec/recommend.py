@@ -250,7 +250,9 @@ class Recommender:
         def affected(changes: list[Change], _: list[Recommendation]) -> bool:
             return self._affected(user_id, state["last"], changes)
 
-        return live_queries(self.table.backend).open(key, evaluate, affected, _same_recommendations)
+        registry = live_queries(self.table.backend)
+        registry.keep_fresh(self.table.name, self.table.refresh)
+        return registry.open(key, evaluate, affected, _same_recommendations)
 
     def _rank(
         self,

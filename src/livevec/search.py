@@ -266,6 +266,17 @@ class Search:
     def _ranked(self) -> list[_Ranked]:
         if isinstance(self.query, str) and not self.query.strip():
             raise ValidationError("empty search text", field="query")
+        if self.search_type != "fulltext" or self._bounded:
+            self.table._before_search(self._vector_column)  # no stale vector is ranked
+        spec = self.table.spec
+        try:
+            return self._ranked_now()
+        except Exception:
+            if self.table._synced_spec() is spec:
+                raise
+            return self._ranked_now()  # a reembed swapped the column in the meantime: once more
+
+    def _ranked_now(self) -> list[_Ranked]:
         if self.search_type == "fulltext":
             return self._fulltext()
         if self.search_type == "hybrid":
@@ -390,10 +401,12 @@ class Search:
         """
         from .live import live_queries
 
-        search = self
+        search = self  # a text is embedded again at each evaluation (a cache hit, unless a reembed
+        # changed the model since)
+        query = self.query
         if isinstance(self.query, str) and self.search_type == "vector":
-            search = replace(self, query=self._query_vector())  # embedded once, not at every change
-        query = search.query if isinstance(search.query, str) else np.asarray(search.query, np.float32)
+            query = self._query_vector()
+        query = query if isinstance(query, str) else np.asarray(query, np.float32)
         key = (
             "search",
             self.table.name,
@@ -406,7 +419,9 @@ class Search:
             self._min_distance,
             self._fusion,
         )
-        return live_queries(self.table.backend).open(key, search.to_list, search._affected_by)
+        registry = live_queries(self.table.backend)
+        registry.keep_fresh(self.table.name, self.table.refresh)
+        return registry.open(key, search.to_list, search._affected_by)
 
     def _affected_by(self, changes: list[Change], result: list[dict[str, Any]]) -> bool:
         """Can these changes alter `result`? (see `livevec.live`)"""
@@ -421,7 +436,7 @@ class Search:
         if set(changed) & {row[pk] for row in result}:
             return True
         vector = self._vector()
-        query = np.asarray(self.query, dtype=np.float32)
+        query = self._query_vector() if isinstance(self.query, str) else np.asarray(self.query, np.float32)
         for start in range(0, len(changed), 500):
             where = {pk: {"$in": changed[start : start + 500]}}
             rows = table.query({"$and": [self._filters, where]} if self._filters else where)

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._errors import EmbeddingError, SchemaError
-from .._schema import Distance, VectorMarker
+from .._schema import Distance, VectorMarker, check_sources
 from ._base import get_provider
 
 DEFAULT_MODEL = "local/all-MiniLM-L6-v2"
@@ -93,16 +93,36 @@ class EmbeddingFunction:
         return options
 
     def VectorField(  # noqa: N802 - pytidb's name
-        self, source_field: str | None = None, *, distance: Distance = "cosine", **kwargs: Any
+        self,
+        source_field: str | Sequence[str] | None = None,
+        *,
+        template: str | None = None,
+        distance: Distance = "cosine",
+        **kwargs: Any,
     ) -> Any:
-        """A `list[float]` field embedded from `source_field` (or always given by the caller if None)."""
+        """A `list[float]` field embedded from `source_field` (or always given by the caller if None).
+
+        `source_field` may list several `str` fields: their texts are embedded together, one per line
+        (a field that is None or blank is left out), or as `template` lays them out; a change to any
+        of them embeds the row again.
+
+            vec: list[float] = embed.VectorField(source_field=["name", "category", "description"])
+            vec: list[float] = embed.VectorField(
+                source_field=["name", "description"], template="{name}: {description}"
+            )
+        """
         import pydantic
 
         if distance not in ("cosine", "l2"):
             raise SchemaError(f"distance must be 'cosine' or 'l2', got {distance!r}")
+        if source_field is not None and not isinstance(source_field, str):
+            source_field = list(source_field) if isinstance(source_field, Sequence) else source_field
+        source_field, template = check_sources("VectorField", source_field, template)
         kwargs.setdefault("repr", False)  # 384 floats drown every repr
         info = pydantic.Field(None, **kwargs)
-        info.metadata.append(VectorMarker(source_field, distance, self))
+        if isinstance(source_field, list):
+            source_field = tuple(source_field)  # the marker is frozen (hashable)
+        info.metadata.append(VectorMarker(source_field, distance, self, template=template))
         return info
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._schema import TableSpec
+from .._schema import TableSpec, VectorSpec
 from ..filters import Filters
 
 
@@ -53,6 +53,11 @@ class FulltextSearch:
     query: str
     limit: int
     filters: Filters | None = None
+
+
+# (primary key, the source texts the fix was computed from, the new vector or None to keep the
+# stored one, the hash of the text): a stale row's fix, applied only if its texts are still those
+StaleFix = tuple[Any, dict[str, Any], "np.ndarray | None", bytes]
 
 
 class Backend(ABC):
@@ -120,6 +125,54 @@ class Backend(ABC):
         by primary key. A query with no words returns no rows. The index behind it is kept in step with
         every write, inside the write's own transaction.
         """
+
+    # stale vectors: rows whose source text was changed by a write that did not embed it
+    @abstractmethod
+    def ensure_hashes(self, spec: TableSpec) -> None:
+        """Add the hidden text-hash columns (and what keeps them) to a table made without them."""
+
+    @abstractmethod
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        """What a search checks first, in one read: the stored spec as the store keeps it (equal
+        values for an unchanged spec) and whether `vector` has stale rows."""
+
+    @abstractmethod
+    def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows (primary key and source fields) whose hash of `vector` is missing: their
+        text was written by a client that did not embed it (or by a livevec older than hashes)."""
+
+    @abstractmethod
+    def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
+        """Store each fix in one transaction, on rows still stale with the same texts; how many."""
+
+    # reembed: new vectors for a column, filled beside it in a shadow table, then swapped in at once
+    @abstractmethod
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        """Record that `target.name` is being re-embedded into `target` (in the stored spec's
+        `reembedding`) and make its shadow table (key, hash, vector); one that holds vectors for
+        another target is emptied first. True if it starts from nothing."""
+
+    @abstractmethod
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows (primary key and source fields) with a key above `after` (None: from the
+        first), by key, whose shadow vector is missing or was embedded from another text than the
+        row's current one (rows without a text hash, stale ones, are left to `Table.refresh`)."""
+
+    @abstractmethod
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        """Keep (key, new vector or None, hash of the text) in the shadow table, in one transaction."""
+
+    @abstractmethod
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        """(rows whose shadow vector is up to date, rows)."""
+
+    @abstractmethod
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        """In one transaction: if every row's shadow vector is up to date, put the shadow vectors in
+        the column, record `target` in the stored spec, drop the shadow table and log a reset of the
+        table; return how many rows are not up to date (0: swapped)."""
 
     # raw SQL (`db.execute`, `db.query`): the store's own dialect and placeholders
     @abstractmethod

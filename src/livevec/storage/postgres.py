@@ -36,21 +36,23 @@ misses nothing. Every error leaves as a LivevecError with PostgreSQL's own as it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from .._errors import DuplicateKeyError, StorageError, ValidationError
-from .._schema import TableSpec
+from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
-from ._base import Backend, Change, FulltextSearch, VectorSearch
+from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 
 try:
     import psycopg
@@ -120,6 +122,24 @@ SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock({_WRITE_LOCK});
     RETURN NULL;
+END $$;
+-- a write that changes a source text (TG_ARGV[1:]) but not the text hash (TG_ARGV[0]) was not made
+-- by livevec, which sets vector and hash together: clear the hash, so the row is known to be stale
+CREATE OR REPLACE FUNCTION _livevec_mark_stale() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+DECLARE
+    old_row JSONB := to_jsonb(OLD);
+    new_row JSONB := to_jsonb(NEW);
+BEGIN
+    IF new_row -> TG_ARGV[0] IS NOT DISTINCT FROM old_row -> TG_ARGV[0]
+       AND new_row -> TG_ARGV[0] <> 'null'::jsonb THEN
+        FOR i IN 1 .. TG_NARGS - 1 LOOP
+            IF new_row -> TG_ARGV[i] IS DISTINCT FROM old_row -> TG_ARGV[i] THEN
+                RETURN jsonb_populate_record(NEW, jsonb_build_object(TG_ARGV[0], NULL));
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NEW;
 END $$;
 -- statement triggers with transition tables: one dynamic INSERT per statement, not one per row
 CREATE OR REPLACE FUNCTION _livevec_log_changes() RETURNS trigger LANGUAGE plpgsql
@@ -372,6 +392,7 @@ class PostgresBackend(Backend):
             elif not c.nullable and c.type != "vector":
                 sql += " NOT NULL"
             columns.append(sql)
+        columns += [f"{quote(h)} BYTEA" for h in spec.hash_columns]
         texts = [f"coalesce({quote(c.name)}, '')" for c in spec.columns if c.fulltext]
         if texts:
             # the words of the full-text columns, kept in step by PostgreSQL itself on every write
@@ -407,6 +428,7 @@ class PostgresBackend(Backend):
                 f"CREATE TRIGGER _livevec_truncate AFTER TRUNCATE ON {t} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION _livevec_log_changes('{key}')"
             )
+            self._create_staleness(spec)
             self._execute(
                 "INSERT INTO _livevec_tables (name, spec) VALUES (%s, %s)", (spec.name, Jsonb(spec.to_json()))
             )
@@ -437,7 +459,10 @@ class PostgresBackend(Backend):
             self._create_vector_indexes(spec)
 
     def drop_table(self, name: str) -> None:
+        spec = self.load_spec(name)
         with self.transaction():
+            for vector in spec.vectors if spec else []:
+                self._execute(f"DROP TABLE IF EXISTS {self._shadow(spec, vector.name)}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = %s", (name,))
             self._log_reset(name)
@@ -459,7 +484,7 @@ class PostgresBackend(Backend):
         if not rows:
             return []
         pk = spec.primary_key.name
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         t = _ident(spec.name)
         with self.transaction():
             keys = [row.get(pk) for row in rows]
@@ -487,7 +512,7 @@ class PostgresBackend(Backend):
         return keys
 
     def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int:
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         where, params = self._where(spec, filters)
         sets = ", ".join(f"{quote(n)} = %s" for n in values)
         with self.transaction():
@@ -523,7 +548,7 @@ class PostgresBackend(Backend):
         return self._rows(spec, names, self._query(sql, params))
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
-        types = [spec.column(n).type for n in names]
+        types = [c.type if (c := spec.column(n)) else "hash" for n in names]  # hash: a hidden column
         return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
@@ -582,6 +607,157 @@ class PostgresBackend(Backend):
                 [p for pair in settings for p in pair],
             )
             return conn.execute(sql, params).fetchall()
+
+    # --- stale vectors (text changed by another client) ----------------------------------------
+
+    def _create_staleness(self, spec: TableSpec) -> None:
+        """Per embedded vector: a row trigger that clears the text hash when a write changes a source
+        text without setting the hash (any client but livevec), and a partial index of the stale rows."""
+        t = quote(spec.name)  # statements without parameters: no % doubling
+        for i, vector in enumerate(spec.vectors):
+            if not vector.hash_column:
+                continue
+            args = ", ".join("'" + n.replace("'", "''") + "'" for n in [vector.hash_column, *vector.sources])
+            self._execute(f"DROP TRIGGER IF EXISTS _livevec_stale_{i} ON {t}")
+            self._execute(
+                f"CREATE TRIGGER _livevec_stale_{i} BEFORE UPDATE OF "
+                f"{', '.join(map(quote, vector.sources))} ON {t} "
+                f"FOR EACH ROW EXECUTE FUNCTION _livevec_mark_stale({args})"
+            )
+            h, index = quote(vector.hash_column), quote(f"_livevec_stale_{spec.name}_{i}"[:63])
+            self._execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({h}) WHERE {h} IS NULL")
+
+    def ensure_hashes(self, spec: TableSpec) -> None:
+        """Give a table made before text hashes existed its hash columns: its rows start stale."""
+        if not spec.hash_columns:
+            return
+        sql = (
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s"
+        )
+        if set(spec.hash_columns) <= {r[0] for r in self._query(sql, (spec.name,))}:
+            return
+        with self.transaction():
+            for h in spec.hash_columns:
+                self._execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN IF NOT EXISTS {quote(h)} BYTEA")
+            self._create_staleness(spec)
+
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        h = vector.hash_column if vector else None
+        stale = f"EXISTS (SELECT 1 FROM {_ident(spec.name)} WHERE {_ident(h)} IS NULL)" if h else "false"
+        rows = self._query(f"SELECT spec, {stale} FROM _livevec_tables WHERE name = %s", (spec.name,))
+        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+
+    def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(map(quote, names))} FROM {quote(spec.name)} "
+            f"WHERE {quote(vector.hash_column)} IS NULL LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql))
+
+    def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
+        t, pk, h = _ident(spec.name), _ident(spec.primary_key.name), _ident(vector.hash_column)
+        done = 0
+        with self.transaction():
+            for key, texts, value, digest in items:
+                sets = f"{h} = %s" if value is None else f"{_ident(vector.name)} = %s, {h} = %s"
+                same = "".join(f" AND {_ident(s)} IS NOT DISTINCT FROM %s::text" for s in texts)
+                params = [digest] if value is None else [to_sql("vector", value), digest]
+                done += self._execute(
+                    f"UPDATE {t} SET {sets} WHERE {pk} = %s AND {h} IS NULL{same}",
+                    [*params, key, *texts.values()],
+                )
+        return done
+
+    # --- reembed ------------------------------------------------------------------------------
+
+    def _shadow(self, spec: TableSpec, vector: str) -> str:
+        digest = hashlib.blake2b(f"{spec.name}\x00{vector}".encode(), digest_size=10).hexdigest()
+        return f"_livevec_reembed_{digest}"  # within PostgreSQL's 63 bytes, whatever the names
+
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        shadow = self._shadow(spec, target.name)
+        key_type = _SQL_TYPES[spec.primary_key.type].replace("%", "%%")
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            fresh = stored.reembedding.get(target.name) != asdict(target)
+            if fresh:
+                self._execute(f"DROP TABLE IF EXISTS {shadow}")
+                stored.reembedding[target.name] = asdict(target)
+                self._execute(
+                    "UPDATE _livevec_tables SET spec = %s WHERE name = %s",
+                    (Jsonb(stored.to_json()), spec.name),
+                )
+            self._execute(
+                f"CREATE TABLE IF NOT EXISTS {shadow} "
+                f"(key {key_type} PRIMARY KEY, hash BYTEA NOT NULL, vector VECTOR({int(target.dimensions)}))"
+            )
+        return fresh
+
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        t, pk, h = _ident(spec.name), _ident(spec.primary_key.name), _ident(vector.hash_column)
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(f't.{_ident(n)}' for n in names)} FROM {t} AS t "
+            f"LEFT JOIN {self._shadow(spec, vector.name)} AS s ON s.key = t.{pk} "
+            f"WHERE t.{h} IS NOT NULL AND (s.key IS NULL OR s.hash IS DISTINCT FROM t.{h})"
+            + ("" if after is None else f" AND t.{pk} > %s")
+            + f" ORDER BY t.{pk} LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql, None if after is None else (after,)))
+
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        if not items:
+            return
+        with self.transaction(), self._connection() as conn, self._errors(), conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self._shadow(spec, vector.name)} (key, vector, hash) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET vector = excluded.vector, hash = excluded.hash",
+                [(key, to_sql("vector", value), digest) for key, value, digest in items],
+            )
+
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        sql = (
+            f"SELECT (SELECT count(*) FROM {t} AS t JOIN {self._shadow(spec, vector.name)} AS s "
+            f"ON s.key = t.{pk} AND s.hash = t.{h}), (SELECT count(*) FROM {t})"
+        )
+        return tuple(self._query(sql)[0])
+
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        t, pk, column = quote(spec.name), quote(spec.primary_key.name), quote(target.name)
+        shadow = self._shadow(spec, target.name)
+        with self.transaction():  # the write lock: no writer changes a row between the count and the swap
+            stored = self.load_spec(spec.name)
+            done, total = self.reembed_progress(stored, stored.vector(target.name))
+            if done < total:
+                return total - done
+            # from here searches wait for the commit (ALTER TABLE's lock): none sees half a swap
+            indexes = self._query(
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_am am ON am.oid = i.relam JOIN pg_attribute a ON a.attrelid = x.indrelid "
+                "AND a.attnum = ANY(x.indkey) WHERE x.indrelid = %s::regclass AND am.amname = 'hnsw' "
+                "AND a.attname = %s",
+                (quote(spec.name), target.name),
+            )
+            for (index,) in indexes:
+                self._execute(f"DROP INDEX {quote(index)}")
+            self._execute(
+                f"ALTER TABLE {t} ALTER COLUMN {column} TYPE VECTOR({int(target.dimensions)}) USING NULL"
+            )
+            self._execute(f"UPDATE {t} SET {column} = s.vector FROM {shadow} AS s WHERE s.key = {t}.{pk}")
+            self._create_vector_indexes(TableSpec(spec.name, [], [target]))
+            stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
+            stored.reembedding.pop(target.name, None)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(stored.to_json()), spec.name)
+            )
+            self._execute(f"DROP TABLE {shadow}")
+            self._log_reset(spec.name)
+        return 0
 
     # --- full-text search ---------------------------------------------------------------------
 

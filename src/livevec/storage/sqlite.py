@@ -25,6 +25,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import numpy as np
 from .._errors import DuplicateKeyError, LivevecError, SchemaError, StorageError, ValidationError
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
-from ._base import Backend, Change, FulltextSearch, VectorSearch
+from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 from ._sqlite_index import ColumnIndex
 from .vector_index import IndexOptions
 
@@ -325,6 +326,7 @@ class SQLiteBackend(Backend):
             elif not c.nullable and c.type != "vector":
                 sql += " NOT NULL"
             columns.append(sql)
+        columns += [f"{quote(h)} BLOB" for h in spec.hash_columns]
         t, name = quote(spec.name), spec.name.replace("'", "''")
         log = (
             "INSERT INTO _livevec_changes (table_name, row_id, key, op, at) "
@@ -349,6 +351,7 @@ class SQLiteBackend(Backend):
             )
             if any(c.fulltext for c in spec.columns):
                 self._create_fulltext(spec)
+            self._create_staleness(spec)
             self._execute(
                 "INSERT INTO _livevec_tables (name, spec) VALUES (?, ?)",
                 (spec.name, json.dumps(spec.to_json())),
@@ -388,6 +391,8 @@ class SQLiteBackend(Backend):
     def drop_table(self, name: str) -> None:
         spec = self.load_spec(name)
         with self.transaction():
+            for vector in spec.vectors if spec else []:
+                self._execute(f"DROP TABLE IF EXISTS {self._shadow(spec, vector.name)}")
             self._execute(f"DROP TABLE IF EXISTS {quote(_fts_table(name))}")
             self._execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._execute("DELETE FROM _livevec_tables WHERE name = ?", (name,))
@@ -412,7 +417,7 @@ class SQLiteBackend(Backend):
 
     def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
         pk = spec.primary_key.name
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         keys = []
         with self.transaction():
             for row in rows:
@@ -430,7 +435,7 @@ class SQLiteBackend(Backend):
         return keys
 
     def update(self, spec: TableSpec, values: dict[str, Any], filters: Filters | None) -> int:
-        types = {c.name: c.type for c in spec.columns}
+        types = spec.write_types()
         where, params = self._where(spec, filters)
         sets = ", ".join(f"{quote(n)} = ?" for n in values)
         with self.transaction():
@@ -467,7 +472,7 @@ class SQLiteBackend(Backend):
         return self._rows(spec, names, self._query(sql, params))
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
-        types = [spec.column(n).type for n in names]
+        types = [c.type if (c := spec.column(n)) else "hash" for n in names]  # hash: a hidden column
         return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
@@ -517,6 +522,155 @@ class SQLiteBackend(Backend):
                     spec, vector, self.index_options, self._index_dir, self._file_key
                 )
             return self._indexes[key]
+
+    # --- stale vectors (text changed by another client) ----------------------------------------
+
+    def _create_staleness(self, spec: TableSpec) -> None:
+        """Per embedded vector: a trigger that clears the row's text hash when a write changes a
+        source text without setting the hash (any client but livevec, which sets vector and hash
+        together), and a partial index of the rows whose hash is missing: the stale ones."""
+        t = quote(spec.name)
+        for vector in spec.vectors:
+            if not vector.hash_column:
+                continue
+            h, sources = quote(vector.hash_column), list(map(quote, vector.sources))
+            changed = " OR ".join(f"NEW.{s} IS NOT OLD.{s}" for s in sources)
+            trigger = quote(_object_name("stale", spec.name, vector.name))
+            self._execute(
+                f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER UPDATE OF {', '.join(sources)} ON {t} "
+                f"WHEN NEW.{h} IS OLD.{h} AND NEW.{h} IS NOT NULL AND ({changed}) "
+                f"BEGIN UPDATE {t} SET {h} = NULL WHERE rowid = NEW.rowid; END"
+            )
+            index = quote(_object_name("stale_index", spec.name, vector.name))
+            self._execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({h}) WHERE {h} IS NULL")
+
+    def ensure_hashes(self, spec: TableSpec) -> None:
+        """Give a table made before text hashes existed its hash columns: its rows start stale."""
+        if not spec.hash_columns:
+            return
+        have = {row[1] for row in self._query(f"PRAGMA table_info({quote(spec.name)})")}
+        if set(spec.hash_columns) <= have:
+            return
+        with self.transaction():
+            have = {row[1] for row in self._execute(f"PRAGMA table_info({quote(spec.name)})").fetchall()}
+            for h in spec.hash_columns:
+                if h not in have:
+                    self._execute(f"ALTER TABLE {quote(spec.name)} ADD COLUMN {quote(h)} BLOB")
+            self._create_staleness(spec)
+
+    def search_state(self, spec: TableSpec, vector: VectorSpec | None) -> tuple[Any, bool]:
+        h = vector.hash_column if vector else None
+        stale = f"EXISTS (SELECT 1 FROM {quote(spec.name)} WHERE {quote(h)} IS NULL)" if h else "0"
+        rows = self._query(f"SELECT spec, {stale} FROM _livevec_tables WHERE name = ?", (spec.name,))
+        return (rows[0][0], bool(rows[0][1])) if rows else (None, False)
+
+    def stale_rows(self, spec: TableSpec, vector: VectorSpec, limit: int) -> list[dict[str, Any]]:
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(map(quote, names))} FROM {quote(spec.name)} "
+            f"WHERE {quote(vector.hash_column)} IS NULL LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql))
+
+    def set_vectors(self, spec: TableSpec, vector: VectorSpec, items: list[StaleFix]) -> int:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        done = 0
+        with self.transaction():
+            for key, texts, value, digest in items:
+                sets = f"{h} = ?" if value is None else f"{quote(vector.name)} = ?, {h} = ?"
+                same = "".join(f" AND {quote(s)} IS ?" for s in texts)
+                params = [digest] if value is None else [to_sql("vector", value), digest]
+                cursor = self._execute(
+                    f"UPDATE {t} SET {sets} WHERE {pk} = ? AND {h} IS NULL{same}",
+                    [*params, key, *texts.values()],
+                )
+                done += cursor.rowcount
+        return done
+
+    # --- reembed ------------------------------------------------------------------------------
+
+    def _shadow(self, spec: TableSpec, vector: str) -> str:
+        return quote(_object_name("reembed", spec.name, vector))
+
+    def reembed_begin(self, spec: TableSpec, target: VectorSpec) -> bool:
+        shadow = self._shadow(spec, target.name)
+        key_type = _SQL_TYPES[spec.primary_key.type]
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            fresh = stored.reembedding.get(target.name) != asdict(target)
+            if fresh:
+                self._execute(f"DROP TABLE IF EXISTS {shadow}")
+                stored.reembedding[target.name] = asdict(target)
+                self._execute(
+                    "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
+                    (json.dumps(stored.to_json()), spec.name),
+                )
+            self._execute(
+                f"CREATE TABLE IF NOT EXISTS {shadow} "
+                f"(key {key_type} PRIMARY KEY NOT NULL, hash BLOB NOT NULL, vector BLOB) WITHOUT ROWID"
+            )
+        return fresh
+
+    def reembed_todo(
+        self, spec: TableSpec, vector: VectorSpec, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        names = [spec.primary_key.name, *vector.sources]
+        sql = (
+            f"SELECT {', '.join(f't.{quote(n)}' for n in names)} FROM {t} AS t "
+            f"LEFT JOIN {self._shadow(spec, vector.name)} AS s ON s.key = t.{pk} "
+            f"WHERE t.{h} IS NOT NULL AND (s.key IS NULL OR s.hash IS NOT t.{h})"
+            + ("" if after is None else f" AND t.{pk} > ?")
+            + f" ORDER BY t.{pk} LIMIT {int(limit)}"
+        )
+        return self._rows(spec, names, self._query(sql, () if after is None else (after,)))
+
+    def reembed_store(self, spec: TableSpec, vector: VectorSpec, items: list[tuple[Any, Any, bytes]]) -> None:
+        with self.transaction():
+            self._execute(
+                f"INSERT OR REPLACE INTO {self._shadow(spec, vector.name)} (key, vector, hash) VALUES (?, ?, ?)",
+                [(key, to_sql("vector", value), digest) for key, value, digest in items],
+                many=True,
+            )
+
+    def _reembed_counts(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        t, pk, h = quote(spec.name), quote(spec.primary_key.name), quote(vector.hash_column)
+        sql = (
+            f"SELECT (SELECT count(*) FROM {t} AS t JOIN {self._shadow(spec, vector.name)} AS s "
+            f"ON s.key = t.{pk} AND s.hash = t.{h}), (SELECT count(*) FROM {t})"
+        )
+        return tuple(self._query(sql)[0])
+
+    def reembed_progress(self, spec: TableSpec, vector: VectorSpec) -> tuple[int, int]:
+        return self._reembed_counts(spec, vector)
+
+    def reembed_finish(self, spec: TableSpec, target: VectorSpec) -> int:
+        t, pk = quote(spec.name), quote(spec.primary_key.name)
+        shadow = self._shadow(spec, target.name)
+        with self.transaction():
+            stored = self.load_spec(spec.name)
+            done, total = self._reembed_counts(stored, stored.vector(target.name))
+            if done < total:
+                return total - done
+            self._execute(
+                f"UPDATE {t} SET {quote(target.name)} = (SELECT s.vector FROM {shadow} AS s WHERE s.key = {t}.{pk})"
+            )
+            stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
+            stored.reembedding.pop(target.name, None)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
+                (json.dumps(stored.to_json()), spec.name),
+            )
+            self._execute(f"DROP TABLE {shadow}")
+            self._log_reset(spec.name)  # other processes' indexes of the column start over
+            with self._indexes_lock:  # ours is made again, for the new vectors, by the next search
+                old = self._indexes.pop((spec.name, target.name), None)
+        if old is None:
+            old = ColumnIndex(
+                spec, spec.vector(target.name), self.index_options, self._index_dir, self._file_key
+            )
+        old.delete_files()  # a saved graph of the old vectors
+        return 0
 
     # --- full-text search ---------------------------------------------------------------------
 
