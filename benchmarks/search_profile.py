@@ -8,7 +8,7 @@ unfiltered, a filter keeping 1% of rows and one keeping 30%, write-to-visible (i
 until it is found), and a text query. Each path's time is split into exclusive stages by wrapping
 the functions that do the work (a stage's time excludes the stages it calls):
 
-- graph walk: usearch's search on livevec's own graph (the floor's work),
+- graph walk: usearch's search on livevec's own graph,
 - exact part: the delta and overlay scans, and the scan of a selective filter's rows in memory,
 - filter rows upkeep: bringing a selective filter's rows kept in memory up to date (and reading them
   the first time),
@@ -17,8 +17,10 @@ the functions that do the work (a stage's time excludes the stages it calls):
 - embed: the query text's embedding,
 - the rest: the search builder, validation, merging and sorting (Python).
 
-It also prints raw usearch's time for the same walk (`Index.search` with the same k and breadth on
-the same graph), so "livevec / floor" is measured on one graph in one process.
+Beside each livevec query the floor answers the same query: raw usearch with the same parameters on
+the same vectors (`peers.Usearch`: no storage, a filter as a numpy mask over its neighbours), the two
+taking turns query by query so both see the same machine, whatever else runs on it. Recall@10 of
+both is against an exact scan with the same filter.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import argparse
 import cProfile
 import pstats
 import shutil
-import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -38,9 +39,10 @@ import numpy as np
 
 import livevec
 from _data import CACHE, buckets, dataset
-from _report import rss_mb, table
+from _report import exact_top_k, recall, rss_mb, table
 from livevec import EmbeddingFunction, Field, TableModel
 from livevec.storage import _sqlite_index, sqlite, vector_index
+from peers import Usearch
 
 K = 10
 
@@ -142,46 +144,64 @@ def main() -> None:
     )
     column = db.backend._indexes[("rows", "vec")]
 
+    # the floor: raw usearch with the same parameters on the same vectors, filtered as peers.py does
+    # (a numpy mask over neighbours, widening until `K` pass); timed query by query beside livevec
+    # so both see the same machine
+    floor = Usearch(folder, vectors.shape[1])
+    floor.index.expansion_search = column.main.breadth
+    for start in range(0, args.rows, 100_000):
+        stop = min(args.rows, start + 100_000)
+        floor.add(np.arange(start, stop), vectors[start:stop], groups[start:stop])
+    print(f"floor graph built; livevec's graph breadth (ef) {column.main.breadth}, the floor's the same")
+
     stages = Stages()
     instrument(stages)
-    paths = {
-        "unfiltered": lambda q: tbl.search(q).limit(K).to_list(),
-        "1% filter": lambda q: tbl.search(q).filter({"bucket": 0}).limit(K).to_list(),
-        "30% filter": lambda q: tbl.search(q).filter({"bucket": {"$lt": 30}}).limit(K).to_list(),
-    }
+    filters = {"unfiltered": None, "1% filter": ("eq", 0), "30% filter": ("lt", 30)}
     rows_out = []
-    for name, run in paths.items():
-        for q in queries[:20]:  # warm: plans cached, pages in memory
+    for name, where in filters.items():
+        mask = (
+            None
+            if where is None
+            else (groups[: args.rows] == 0 if where[0] == "eq" else groups[: args.rows] < 30)
+        )
+        truth = exact_top_k(vectors, queries, K, mask)
+        condition = (
+            None if where is None else ({"bucket": 0} if where[0] == "eq" else {"bucket": {"$lt": 30}})
+        )
+
+        def run(q, condition=condition):
+            return [r["id"] for r in tbl.search(q).filter(condition).limit(K).to_list()]
+
+        for q in queries[:20]:  # warm: plans cached, filter rows in memory, pages cached
             run(q)
+            floor.search(q, where)
         stages.reset()
-        latencies = []
-        for q in queries:
-            t = time.perf_counter()
-            with stages.total():
-                run(q)
-            latencies.append(time.perf_counter() - t)
-        rows_out.append(_row(name, latencies, stages.seconds, len(queries)))
+        ours, theirs, found_ours, found_theirs = [], [], [], []
+        for i, q in enumerate(queries):
+            for turn in (0, 1) if i % 2 else (1, 0):  # alternate who goes first
+                t = time.perf_counter()
+                if turn == 0:
+                    with stages.total():
+                        found_ours.append(run(q))
+                    ours.append(time.perf_counter() - t)
+                else:
+                    found_theirs.append(floor.search(q, where))
+                    theirs.append(time.perf_counter() - t)
+        rows_out.append(
+            _row(name, ours, theirs, recall(found_ours, truth), recall(found_theirs, truth), stages.seconds)
+        )
         if args.cprofile:
             profile = cProfile.Profile()
             profile.runcall(lambda run=run: [run(q) for q in queries])
             print(f"\n--- {name}: top functions by own time")
             pstats.Stats(profile).sort_stats("tottime").print_stats(12)
 
-    # raw usearch on the same graph: the walk an unfiltered search needs
-    graph = column.main._index
-    graph.expansion_search = column.main.breadth
-    floor = []
-    for q in queries:
-        t = time.perf_counter()
-        graph.search(q, K, threads=1)
-        floor.append(time.perf_counter() - t)
-
-    # write-to-visible: one insert, then search until it is found
+    # write-to-visible: one insert, then search until it is found (the floor: add, then search)
     stages.reset()
-    latencies = []
+    ours, theirs = [], []
     rng = np.random.default_rng(5)
-    for j in range(50):
-        v = queries[j] + rng.normal(0, 0.01, queries.shape[1]).astype(np.float32)
+    for j in range(100):
+        v = queries[j % len(queries)] + rng.normal(0, 0.01, queries.shape[1]).astype(np.float32)
         v /= np.linalg.norm(v)
         key = args.rows + j
         t = time.perf_counter()
@@ -189,8 +209,13 @@ def main() -> None:
             tbl.insert({"id": key, "bucket": int(groups[key]), "text": "-", "vec": v})
             while key not in [r["id"] for r in tbl.search(v).limit(K).to_list()]:
                 pass
-        latencies.append(time.perf_counter() - t)
-    rows_out.append(_row("write-to-visible", latencies, stages.seconds, 50))
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        floor.add(np.array([key]), v[None], groups[key : key + 1])
+        while key not in floor.search(v, None):
+            pass
+        theirs.append(time.perf_counter() - t)
+    rows_out.append(_row("write-to-visible", ours, theirs, None, None, stages.seconds))
 
     # a text query: the embedding plus the unfiltered search
     phrases = [f"wireless headphones {i}" for i in range(100)]
@@ -202,7 +227,7 @@ def main() -> None:
         with stages.total():
             tbl.search(text).limit(K).to_list()
         latencies.append(time.perf_counter() - t)
-    rows_out.append(_row("text query (new text each time)", latencies, stages.seconds, len(phrases)))
+    rows_out.append(_row("text query (new text each time)", latencies, None, None, None, stages.seconds))
     stages.reset()
     latencies = []
     for text in phrases:
@@ -210,16 +235,19 @@ def main() -> None:
         with stages.total():
             tbl.search(text).limit(K).to_list()
         latencies.append(time.perf_counter() - t)
-    rows_out.append(_row("text query (asked before)", latencies, stages.seconds, len(phrases)))
+    rows_out.append(_row("text query (asked before)", latencies, None, None, None, stages.seconds))
 
-    print(f"\n{args.rows:,} rows, k={K}, graph breadth (ef) {column.main.breadth}, {len(graph):,} nodes")
-    print(
-        f"raw usearch walk on the same graph: p50 {statistics.median(floor) * 1000:.3f} ms, "
-        f"p99 {np.percentile(floor, 99) * 1000:.3f} ms\n"
-    )
+    print(f"\n{args.rows:,} rows, k={K}, graph breadth (ef) {column.main.breadth}; RSS {rss_mb():,.0f} MB")
     print(
         table(
-            ["path", "p50 ms", "p99 ms", "mean ms", *(f"{s} (mean ms)" for s in STAGE_NAMES)],
+            [
+                "path",
+                "livevec p50 / p99 ms",
+                "raw usearch p50 / p99 ms",
+                "ratio p50",
+                "recall@10 livevec / usearch",
+                *(f"{s} (mean ms)" for s in STAGE_NAMES),
+            ],
             rows_out,
         )
     )
@@ -227,13 +255,17 @@ def main() -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _row(name: str, latencies: list[float], seconds: dict[str, float], n: int) -> list:
+def _row(name, ours, theirs, our_recall, their_recall, seconds) -> list:
+    def ms(values, p):
+        return np.percentile(values, p) * 1000
+
     return [
         name,
-        f"{statistics.median(latencies) * 1000:.2f}",
-        f"{np.percentile(latencies, 99) * 1000:.2f}",
-        f"{statistics.fmean(latencies) * 1000:.2f}",
-        *(f"{seconds.get(s, 0.0) / n * 1000:.3f}" for s in STAGE_NAMES),
+        f"{ms(ours, 50):.2f} / {ms(ours, 99):.2f}",
+        f"{ms(theirs, 50):.2f} / {ms(theirs, 99):.2f}" if theirs else "-",
+        f"{ms(ours, 50) / ms(theirs, 50):.1f}x" if theirs else "-",
+        f"{our_recall:.3f} / {their_recall:.3f}" if our_recall is not None else "-",
+        *(f"{seconds.get(s, 0.0) / len(ours) * 1000:.3f}" for s in STAGE_NAMES),
     ]
 
 

@@ -385,10 +385,9 @@ class Search:
         knots = self._knots() if ranked and (self.search_type != "fulltext" or self._bounded) else None
         if knots is None:
             return [None] * len(ranked)
-        return [
-            None if r.distance is None else round(float(calibration.relevance(r.distance, knots)), 4)
-            for r in ranked
-        ]
+        known = [r.distance for r in ranked if r.distance is not None]
+        values = iter(np.round(calibration.relevance(np.array(known), knots), 4).tolist())
+        return [None if r.distance is None else next(values) for r in ranked]
 
     def live(self) -> LiveResult[list[dict[str, Any]]]:
         """This search kept up to date: `.result` is what `to_list()` gives now, and a new result
