@@ -203,11 +203,11 @@ class ColumnIndex:
             if self._touched is not None:
                 self._touched.update(row_ids)
 
-    def _upsert(self, index: VectorIndex, rows: list[tuple[int, bytes]]) -> None:
-        if rows:
-            ids = np.array([r for r, _ in rows], dtype=np.int64)
-            vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
-            index.upsert(ids, vectors.reshape(len(rows), self.vector.dimensions))
+    def _arrays(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) of (rowid, vector blob) rows."""
+        ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
+        return ids, vectors.reshape(len(rows), self.vector.dimensions)
 
     def _reshape(self, conn: sqlite3.Connection) -> None:
         """Exact scan below `ann_min_rows`, graph above (and back under half of it)."""
@@ -252,7 +252,7 @@ class ColumnIndex:
                 f"SELECT rowid, {self._column} FROM {self._table} WHERE {self._column} IS NOT NULL"
             )
             while rows := cursor.fetchmany(50_000):
-                self._upsert(target, rows)
+                target.upsert(*self._arrays(rows))
         self.seq, self.mark = last
 
     @property
@@ -637,10 +637,7 @@ class ColumnIndex:
         if where is not None:
             sql += f" AND ({where[0]})"
             params += where[1]
-        rows = conn.execute(sql, params).fetchall()
-        ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
-        return ids, vectors.reshape(len(rows), self.vector.dimensions)
+        return self._arrays(conn.execute(sql, params).fetchall())
 
     def _nearest_rows(
         self,
