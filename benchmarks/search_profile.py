@@ -1,6 +1,6 @@
 """Where a search's time goes, path by path, beside the raw usearch graph it walks.
 
-    .venv/bin/python benchmarks/search_profile.py --rows 100000 [--queries 300]
+    .venv/bin/python benchmarks/search_profile.py --rows 100000 [--queries 300] [--keep]
 
 Loads `--rows` generated rows (benchmarks/_data.py: Icecat vectors and variants, a `bucket` column
 0..99 with an SQL index) into a SQLite file, waits for the graph, then times each search path:
@@ -20,7 +20,13 @@ the functions that do the work (a stage's time excludes the stages it calls):
 Beside each livevec query the floor answers the same query: raw usearch with the same parameters on
 the same vectors (`peers.Usearch`: no storage, a filter as a numpy mask over its neighbours), the two
 taking turns query by query so both see the same machine, whatever else runs on it. Recall@10 of
-both is against an exact scan with the same filter.
+both is against an exact scan with the same filter. Memory is each one's growth of this process's
+resident memory: livevec's from connecting to its graph being ready, the floor's while its graph is
+built (or loaded).
+
+`--keep` keeps the loaded table, livevec's graph file and the floor's graph in
+`benchmarks/.cache/search-profile-<rows>/` and reuses them next time (a million rows take about half
+an hour to load and build): both graphs are then loaded from their files.
 """
 
 from __future__ import annotations
@@ -121,38 +127,60 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true", help="also print each path's top functions")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded table and graphs")
     args = parser.parse_args()
 
     _, vectors, queries = dataset(args.rows, args.queries)
     groups = buckets(args.rows + 1000)
-    folder = Path(tempfile.mkdtemp(prefix="search-profile-", dir=CACHE))
+    if args.keep:
+        folder = CACHE / f"search-profile-{args.rows}"
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="search-profile-", dir=CACHE))
+    floor_file = folder / "floor.usearch"
+    reuse = floor_file.exists()
     before = rss_mb()
-    db = livevec.connect(folder / "profile.db")
-    tbl = db.create_table(Row)
     started = time.perf_counter()
-    for start in range(0, args.rows, 5000):
-        tbl.insert(
-            [
-                {"id": i, "bucket": int(groups[i]), "text": "-", "vec": vectors[i]}
-                for i in range(start, min(args.rows, start + 5000))
-            ]
-        )
+    db = livevec.connect(folder / "profile.db")
+    if reuse:
+        tbl = db.open_table("rows", schema=Row)
+        tbl.delete({"id": {"$gte": args.rows}})  # left by a run that stopped before its clean-up
+    else:
+        tbl = db.create_table(Row, if_exists="overwrite")
+        for start in range(0, args.rows, 5000):
+            tbl.insert(
+                [
+                    {"id": i, "bucket": int(groups[i]), "text": "-", "vec": vectors[i]}
+                    for i in range(start, min(args.rows, start + 5000))
+                ]
+            )
     tbl.search(queries[0]).limit(K).to_list()
     db.backend.wait_for_indexes()
-    print(
-        f"loaded {args.rows:,} rows in {time.perf_counter() - started:.0f} s; RSS +{rss_mb() - before:,.0f} MB"
-    )
+    ours_mb = rss_mb() - before
+    verb = "opened" if reuse else "loaded"
+    print(f"{verb} {args.rows:,} rows in {time.perf_counter() - started:.0f} s; RSS +{ours_mb:,.0f} MB")
     column = db.backend._indexes[("rows", "vec")]
 
     # the floor: raw usearch with the same parameters on the same vectors, filtered as peers.py does
     # (a numpy mask over neighbours, widening until `K` pass); timed query by query beside livevec
     # so both see the same machine
+    before = rss_mb()
     floor = Usearch(folder, vectors.shape[1])
+    if reuse:
+        floor.index.load(str(floor_file))
+        floor.groups = groups[: args.rows].copy()
+    else:
+        for start in range(0, args.rows, 100_000):
+            stop = min(args.rows, start + 100_000)
+            floor.add(np.arange(start, stop), vectors[start:stop], groups[start:stop])
+        if args.keep:
+            floor.index.save(str(floor_file))
     floor.index.expansion_search = column.main.breadth
-    for start in range(0, args.rows, 100_000):
-        stop = min(args.rows, start + 100_000)
-        floor.add(np.arange(start, stop), vectors[start:stop], groups[start:stop])
-    print(f"floor graph built; livevec's graph breadth (ef) {column.main.breadth}, the floor's the same")
+    floor_mb = rss_mb() - before
+    print(
+        f"floor graph ready: RSS +{floor_mb:,.0f} MB (livevec {ours_mb / floor_mb:.2f}x); "
+        f"livevec's graph breadth (ef) {column.main.breadth}, the floor's the same"
+    )
 
     stages = Stages()
     instrument(stages)
@@ -234,7 +262,11 @@ def main() -> None:
             latencies.append(time.perf_counter() - t)
         rows_out.append(_row(label, latencies, None, None, None, stages.seconds))
 
-    print(f"\n{args.rows:,} rows, k={K}, graph breadth (ef) {column.main.breadth}; RSS {rss_mb():,.0f} MB")
+    print(
+        f"\n{args.rows:,} rows, k={K}, graph breadth (ef) {column.main.breadth}; memory: livevec "
+        f"+{ours_mb:,.0f} MB, raw usearch +{floor_mb:,.0f} MB ({ours_mb / floor_mb:.2f}x); disk "
+        f"{sum(f.stat().st_size for f in folder.iterdir() if f != floor_file) / 2**20:,.0f} MB (SQLite + graph file)"
+    )
     print(
         table(
             [
@@ -248,8 +280,12 @@ def main() -> None:
             rows_out,
         )
     )
-    db.close()
-    shutil.rmtree(folder, ignore_errors=True)
+    if args.keep:
+        tbl.delete({"id": {"$gte": args.rows}})  # the table as loaded, for the next run
+        db.close()
+    else:
+        db.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _row(name, ours, theirs, our_recall, their_recall, seconds) -> list:

@@ -148,9 +148,21 @@ def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
     assert index_of(db).is_graph
 
 
-def test_a_selective_filters_rows_kept_in_memory_follow_every_change(path, data, monkeypatch):
-    # the first search of bucket 42 keeps its rows' vectors in memory; every later change (ours,
-    # another connection's, a rolled-back one, one behind a pruned log) must reach the next search
+@pytest.mark.parametrize(
+    ("where", "keeps", "member", "kept_in"),
+    [
+        # a selective filter: its rows' vectors are kept in memory and scanned exactly
+        ({"bucket": 42}, lambda b: b == 42, 42, "_filters"),
+        # a broad one: the graph's candidates are checked against which rows it keeps, by rowid
+        ({"bucket": {"$lt": 40}}, lambda b: b < 40, 12, "_masks"),
+    ],
+)
+def test_what_a_filter_keeps_in_memory_follows_every_change(
+    path, data, monkeypatch, where, keeps, member, kept_in
+):
+    # the first search with the filter keeps its rows (or which rows pass) in memory; every later
+    # change (ours, another connection's, a rolled-back one, one behind a pruned log) must reach
+    # the next search
     monkeypatch.setattr(sqlite_store, "_CHANGE_LOG_KEEP", 200)
     db = livevec.connect(path, index_options=OPTIONS)
     table = db.create_table(IndexedItem)
@@ -158,52 +170,79 @@ def test_a_selective_filters_rows_kept_in_memory_follow_every_change(path, data,
     built(db, table)
     current = {i: (i % 100, data[i]) for i in range(ROWS)}
     queries = clustered(4, seed=12)
+    column = index_of(db)
 
     def agrees() -> None:
-        ids = np.array([i for i, (b, _) in current.items() if b == 42])
+        ids = np.array([i for i, (b, _) in current.items() if keeps(b)])
         vectors = np.array([current[i][1] for i in ids])
         for q in queries:
-            got = table.search(q).filter({"bucket": 42}).limit(10).to_list()
-            assert [r["id"] for r in got] == exact(vectors, ids, q, 10)
+            got = [r["id"] for r in table.search(q).filter(where).limit(10).to_list()]
+            assert all(keeps(current[i][0]) for i in got)  # never a row the filter drops
+            want = exact(vectors, ids, q, 10)
+            if kept_in == "_filters":
+                assert got == want
+            else:  # the graph: approximate, but the nearest row that joined is always found
+                assert len(set(got) & set(want)) >= 9 and got[0] == want[0]
 
     agrees()
-    column = index_of(db)
-    assert len(column._filters) == 1  # kept: the next changes update it, not a re-read
+    assert len(getattr(column, kept_in)) == 1  # kept: the next changes update it, not a re-read
     near = queries[0] + 0.01
-    table.update({"bucket": 42, "vec": near.tolist()}, {"id": 7})  # joins, nearest to the query
-    current[7] = (42, near / np.linalg.norm(near))
-    table.update({"bucket": 1}, {"id": 142})  # leaves
-    current[142] = (1, current[142][1])
+    table.update({"bucket": member, "vec": near.tolist()}, {"id": 7})  # joins, nearest to the query
+    current[7] = (member, near / np.linalg.norm(near))
+    table.update({"bucket": 91}, {"id": 142})  # leaves
+    current[142] = (91, current[142][1])
     table.update({"vec": queries[1].tolist()}, {"id": 242})  # moves
     current[242] = (42, queries[1])
     table.delete({"id": 342})
     del current[342]
-    table.insert({"id": 5000, "bucket": 42, "vec": queries[2]})
-    current[5000] = (42, queries[2])
+    table.insert({"id": 5000, "bucket": member, "vec": queries[2]})  # a rowid past all the others
+    current[5000] = (member, queries[2])
     agrees()
     other = sqlite3.connect(path)  # another client: the change log's triggers tell the index
     with other:
-        other.execute("UPDATE items SET bucket = 42 WHERE id = 8")
-    current[8] = (42, current[8][1])
+        other.execute("UPDATE items SET bucket = ? WHERE id = 8", (member,))
+        other.execute("UPDATE items SET bucket = 91 WHERE id = 5000")  # leaves again
+    current[8] = (member, current[8][1])
+    current[5000] = (91, current[5000][1])
     agrees()
     with pytest.raises(RuntimeError), db.transaction():
-        table.update({"bucket": 42, "vec": queries[3].tolist()}, {"id": 9})
-        inside = table.search(queries[3]).filter({"bucket": 42}).limit(1).to_list()
+        table.update({"bucket": member, "vec": queries[3].tolist()}, {"id": 9})
+        inside = table.search(queries[3]).filter(where).limit(1).to_list()
         assert inside[0]["id"] == 9  # the transaction sees its own row
         raise RuntimeError("roll back")
     agrees()  # and nothing of it stayed in memory
     for i in range(300):  # more changes to other rows than the log keeps, while unfiltered
-        table.update({"bucket": 1}, {"id": 1000 + i % 50})  # searches keep the graph in step
-        current[1000 + i % 50] = (1, current[1000 + i % 50][1])
+        table.update({"bucket": 91}, {"id": 1000 + i % 50})  # searches keep the graph in step
+        current[1000 + i % 50] = (91, current[1000 + i % 50][1])
         if i % 20 == 0:
             table.search(queries[0]).limit(1).to_list()
     with other:
-        other.execute("UPDATE items SET bucket = 42 WHERE id = 1001")
-    current[1001] = (42, current[1001][1])
+        other.execute("UPDATE items SET bucket = ? WHERE id = 1091", (member,))
+    current[1091] = (member, current[1091][1])
     agrees()
-    assert len(column._filters) == 1
+    assert len(getattr(column, kept_in)) == 1
     other.close()
     db.close()
+
+
+def test_a_broad_filter_over_negative_keys_checks_its_candidates_in_sql(path, data):
+    # an integer primary key is the rowid, and may be negative: no rowid-indexed mask can hold
+    # such a row, so the filter is checked in SQL, and a row that later joins is still found
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.create_table(IndexedItem)
+    table.insert(rows(data, start=-ROWS // 2))
+    built(db, table)
+    ids = np.arange(-ROWS // 2, ROWS // 2)
+    query, broad = data[5], {"bucket": {"$lt": 40}}
+    got = [r["id"] for r in table.search(query).filter(broad).limit(10).to_list()]
+    want = exact(data[ids % 100 < 40], ids[ids % 100 < 40], query, 10)
+    assert all(i % 100 < 40 for i in got) and got[0] == want[0]
+    assert len(set(got) & set(want)) >= 9
+    table.update({"bucket": 3}, {"id": int(ids[5])})  # the query's own row (bucket 5) stays in
+    table.update({"bucket": 77}, {"id": int(ids[5])})  # and leaves
+    got = [r["id"] for r in table.search(query).filter(broad).limit(10).to_list()]
+    assert int(ids[5]) not in got and all(i % 100 < 40 for i in got)
+    assert index_of(db)._masks == {}
 
 
 def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_rows(path, data, monkeypatch):

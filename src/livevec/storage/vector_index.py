@@ -26,9 +26,11 @@ class IndexOptions:
     """How a store indexes its vector columns in memory.
 
     A column with fewer than `ann_min_rows` vectors is scanned exactly; from that size on it gets an
-    HNSW graph (and goes back to the exact scan below half of it). `precision` "f16" or "i8" holds the
-    graph's vectors in 2 or 1 bytes per dimension; results are then re-ranked exactly from the stored
-    float32 vectors. `connectivity` is the graph's links per node. `expansion_search` is the graph's
+    HNSW graph (and goes back to the exact scan below half of it). `precision` is how the graph holds
+    its vectors: "f32", "f16" or "i8" (4, 2 or 1 bytes per dimension); results are always re-ranked
+    exactly from the float32 vectors stored in the table. Left at None it is "f16" for cosine columns
+    (unit vectors lose nothing a re-rank does not restore, and the graph takes half the memory) and
+    "f32" for l2 ones (their values may exceed float16's range). `connectivity` is the graph's links per node. `expansion_search` is the graph's
     search breadth (higher is slower, more exact); left at None it grows with the graph, see
     `search_breadth`. A filtered search scans the filter's rows exactly instead of walking the graph
     when an SQL index finds them and they are few: up to 1,000 rows always, and up to
@@ -39,7 +41,7 @@ class IndexOptions:
     """
 
     ann_min_rows: int = 5_000
-    precision: Precision = "f32"
+    precision: Precision | None = None
     connectivity: int = 32
     expansion_add: int = 128
     expansion_search: int | None = None
@@ -61,8 +63,14 @@ class IndexOptions:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"must be a positive integer, got {value!r}", field=name)
-        if self.precision not in ("f32", "f16", "i8"):
-            raise ValidationError(f"must be 'f32', 'f16' or 'i8', got {self.precision!r}", field="precision")
+        if self.precision not in (None, "f32", "f16", "i8"):
+            raise ValidationError(
+                f"must be 'f32', 'f16', 'i8' or None, got {self.precision!r}", field="precision"
+            )
+
+    def graph_precision(self, distance: Distance) -> Precision:
+        """How a graph of a column with this distance holds its vectors (see `precision`)."""
+        return self.precision or ("f16" if distance == "cosine" else "f32")
 
 
 def search_breadth(size: int) -> int:
@@ -280,7 +288,7 @@ def _usearch_index() -> type:
 class HnswIndex:
     """usearch's HNSW graph: approximate, with adds and removes in place, so it stays real time.
 
-    Vectors are held as `options.precision`; distances from a quantized index are approximate (within
+    Vectors are held as `options.graph_precision()`; distances from a quantized index are approximate (within
     `tolerance`), so the caller re-ranks candidates with the exact float32 vectors it stores.
     """
 
@@ -288,7 +296,8 @@ class HnswIndex:
         self.dimensions = dimensions
         self.distance = distance
         self.options = options
-        self.tolerance = _TOLERANCE[options.precision] * (1.0 if distance == "cosine" else 4.0)
+        self.precision = options.graph_precision(distance)
+        self.tolerance = _TOLERANCE[self.precision] * (1.0 if distance == "cosine" else 4.0)
         self.clear()
 
     def clear(self) -> None:
@@ -296,7 +305,7 @@ class HnswIndex:
         self._index = Index(
             ndim=self.dimensions,
             metric="cos" if self.distance == "cosine" else "l2sq",
-            dtype=self.options.precision,
+            dtype=self.precision,
             connectivity=self.options.connectivity,
             expansion_add=self.options.expansion_add,
             expansion_search=self.options.expansion_search or 128,
@@ -398,8 +407,8 @@ class HnswIndex:
         if meta is None or meta["dimensions"] != self.dimensions:
             raise ValueError(f"{path} does not hold a {self.dimensions}-d index")
         loaded = Index.restore(str(path))
-        if loaded is None or loaded.dtype.name.lower() != self.options.precision:
-            raise ValueError(f"{path} does not hold a {self.options.precision} index")
+        if loaded is None or loaded.dtype.name.lower() != self.precision:
+            raise ValueError(f"{path} does not hold a {self.precision} index")
         loaded.expansion_search = self.options.expansion_search or 128
         self._index = loaded
 
