@@ -86,7 +86,15 @@ class Table:
                 raise DuplicateKeyError(f"key {dup!r} appears twice in the batch", field=pk)
             latest = {r[pk]: r for r in rows if r[pk] is not None}  # the last row for a key wins
             rows = [r for r in rows if r[pk] is None] + list(latest.values())
-        existing = {r[pk]: r for r in self._existing(keys)}
+        # an insert looks for its keys first only to fail before embedding; with nothing to embed
+        # the primary key's constraint fails it just as well
+        embeds = any(
+            r[v.name] is None and v.compose(r) is not None
+            for r in rows
+            for v in self.spec.vectors
+            if v.hash_column
+        )
+        existing = {r[pk]: r for r in self._existing(keys)} if upsert or embeds else {}
         if existing and not upsert:
             raise DuplicateKeyError(f"key {next(iter(existing))!r} already exists", field=pk)
         self._embed_rows(rows, existing)
@@ -355,10 +363,14 @@ class Table:
 
     def _sync(self) -> None:
         """Adopt the stored schema if another table handle (or process) changed it: a finished
-        `reembed` changes a vector's model and dimensions."""
+        `reembed` changes a vector's model and dimensions. Parsed only when its stored form changed."""
+        stored_form, _ = self.backend.search_state(self.spec, None)
+        if stored_form is not None and stored_form == self._stored_spec:
+            return
         stored = self.backend.load_spec(self.name)
         if stored is not None and stored != self.spec:
             self._adopt(stored)
+        self._stored_spec = stored_form
 
     def _synced_spec(self) -> TableSpec:
         """The spec after `_sync()` (another object than before if the stored one changed)."""
@@ -386,7 +398,6 @@ class Table:
         stored, stale = self.backend.search_state(self.spec, vector)
         if stored != self._stored_spec:
             self._sync()
-            self._stored_spec = stored
         if stale:
             self.refresh(name)
 
