@@ -383,12 +383,13 @@ def test_database_errors_name_the_field(postgres_url):
 
 
 def _follow_in_background(db: livevec.Database) -> queue.Queue:
-    """The changes `db.follow()` yields, as a background thread receives them."""
+    """The changes `db.follow()` yields from now on, as a background thread receives them."""
     received: queue.Queue = queue.Queue()
+    since = db.last_change()  # here, not in the thread: a write right after this call is followed
 
     def follow():
         try:
-            for change in db.follow():
+            for change in db.follow(since):
                 received.put(change)
         except livevec.StorageError:  # the database was closed: the test is over
             pass
