@@ -265,7 +265,7 @@ def main() -> None:
     print(
         f"\n{args.rows:,} rows, k={K}, graph breadth (ef) {column.main.breadth}; memory: livevec "
         f"+{ours_mb:,.0f} MB, raw usearch +{floor_mb:,.0f} MB ({ours_mb / floor_mb:.2f}x); disk "
-        f"{sum(f.stat().st_size for f in folder.iterdir() if f != floor_file) / 2**20:,.0f} MB (SQLite + graph file)"
+        f"{sum(f.stat().st_size for f in folder.rglob('*') if f.is_file() and f != floor_file) / 2**20:,.0f} MB (SQLite + graph file)"
     )
     print(
         table(

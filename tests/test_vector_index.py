@@ -511,3 +511,31 @@ def test_quantized_index_reranks_with_exact_distances(path, data, precision):
         assert [r["id"] for r in selective] == exact(data[keep], ids[keep], q, 10)
     assert index_of(db).is_graph
     assert found / 200 >= 0.95
+
+
+class FarItem(TableModel):
+    __tablename__ = "far"
+    id: int = Field(primary_key=True)
+    vec: list[float] | None = EmbeddingFunction().VectorField(None, distance="l2")
+
+
+def test_the_graph_holds_float16_for_cosine_and_float32_for_l2_values_beyond_its_range(path, data):
+    # float16 halves a cosine graph's memory (unit vectors, re-ranked exactly); an l2 column's
+    # values may exceed float16's range (65,504), so its graph keeps float32 and its ranking holds
+    assert IndexOptions().graph_precision("cosine") == "f16"
+    assert IndexOptions().graph_precision("l2") == "f32"
+    assert IndexOptions(precision="i8").graph_precision("l2") == "i8"
+    db = filled(path, data)
+    assert index_of(db).main.precision == "f16"
+    far = data * 1e5 + np.arange(ROWS)[:, None]  # values up to 1e5: inf in float16
+    table = db.create_table(FarItem)
+    table.insert([{"id": i, "vec": v} for i, v in enumerate(far)])
+    built(db, table)
+    column = db.backend._indexes[("far", "vec")]
+    assert column.is_graph and column.main.precision == "f32"
+    query = far[123] + 1.0
+    got = table.search(query).limit(5).to_list()
+    want = np.argsort(np.linalg.norm(far - query, axis=1))[:5].tolist()
+    assert got[0]["id"] == 123
+    assert len({r["id"] for r in got} & set(want)) >= 4
+    assert got[0]["_distance"] == pytest.approx(np.linalg.norm(far[123] - query), rel=1e-5)
