@@ -615,6 +615,20 @@ class ColumnIndex:
             found = distances(request.query, vectors, self.vector.distance)
         return self._nearest_rows(conn, request, ids, found, columns, quantized=False)
 
+    def _kept(self, cache: OrderedDict, key: tuple, conn: sqlite3.Connection) -> tuple[Any, set[int]] | None:
+        """A filter's entry in `cache` (now its most recently used) and the rows changed since its
+        `seq`, which the caller applies before it sets `seq`; None if there is none, or if the change
+        log no longer reaches back to it (the entry is then dropped)."""
+        entry = cache.get(key)
+        if entry is None:
+            return None
+        cache.move_to_end(key)
+        changed = self._changes_since(conn, entry.seq) if entry.seq != self.seq else set()
+        if changed is None:
+            del cache[key]
+            return None
+        return entry, changed
+
     def _filter_rows(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> ExactIndex:
         """The vectors of the rows `where` keeps, as of `seq`.
 
@@ -624,20 +638,14 @@ class ColumnIndex:
         brought up to date from the change log when next used.
         """
         key = (where[0], tuple(where[1]))
-        entry = self._filters.get(key)
-        if entry is not None:
-            self._filters.move_to_end(key)
-            changed = self._changes_since(conn, entry.seq) if entry.seq != self.seq else set()
-            if changed is None:  # the log no longer reaches back: read them again
-                del self._filters[key]
-                entry = None
-            elif changed:
+        if (kept := self._kept(self._filters, key, conn)) is not None:
+            entry, changed = kept
+            if changed:
                 ids = sorted(changed)
                 entry.index.remove(np.array(ids, dtype=np.int64))
                 entry.index.upsert(*self._stored(conn, where=where, among=ids))
-            if entry is not None:
-                entry.seq = self.seq
-                return entry.index
+            entry.seq = self.seq
+            return entry.index
         index = self._exact()
         index.upsert(*self._stored(conn, where=where))
         if len(index) <= self.options.filter_cache_rows:
@@ -657,14 +665,9 @@ class ColumnIndex:
         `_FILTER_MASKS` filters) and brought up to date from the change log when next used.
         """
         key = (where[0], tuple(where[1]))
-        entry = self._masks.get(key)
-        if entry is not None:
-            self._masks.move_to_end(key)
-            changed = self._changes_since(conn, entry.seq) if entry.seq != self.seq else set()
-            if changed is None:  # the log no longer reaches back: list them again
-                del self._masks[key]
-                entry = None
-            elif changed:
+        if (kept := self._kept(self._masks, key, conn)) is not None:
+            entry, changed = kept
+            if changed:
                 ids = np.array(sorted(changed), dtype=np.int64)
                 passing = self._rowids(conn, where, among=ids)
                 if len(passing) and passing[0] < 0:
@@ -674,12 +677,10 @@ class ColumnIndex:
                     grown = np.zeros(max(2 * len(entry.keeps), int(passing[-1]) + 1), dtype=bool)
                     grown[: len(entry.keeps)] = entry.keeps
                     entry.keeps = grown
-                keeps = entry.keeps
-                keeps[ids[(ids >= 0) & (ids < len(keeps))]] = False
-                keeps[passing] = True
-            if entry is not None:
-                entry.seq = self.seq
-                return entry.keeps
+                entry.keeps[ids[(ids >= 0) & (ids < len(entry.keeps))]] = False
+                entry.keeps[passing] = True
+            entry.seq = self.seq
+            return entry.keeps
         passing = self._rowids(conn, where)
         if len(passing) and passing[0] < 0:
             return None
