@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -87,20 +87,14 @@ def to_sql(column_type: str, value: Any) -> Any:
     return value
 
 
-def from_sql(column_type: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if column_type == "bool":
-        return bool(value)
-    if column_type == "datetime":
-        return dt.datetime.fromisoformat(value)
-    if column_type == "date":
-        return dt.date.fromisoformat(value)
-    if column_type == "json":
-        return json.loads(value)
-    if column_type == "vector":
-        return np.frombuffer(value, dtype="<f4").tolist()
-    return value
+# how a stored value of a column type is read back (a type not here comes back as stored)
+_FROM_SQL: dict[str, Callable[[Any], Any]] = {
+    "bool": bool,
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "json": json.loads,
+    "vector": lambda blob: np.frombuffer(blob, dtype="<f4").tolist(),
+}
 
 
 class SQLiteBackend(Backend):
@@ -472,8 +466,12 @@ class SQLiteBackend(Backend):
         return self._rows(spec, names, self._query(sql, params))
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
-        types = [c.type if (c := spec.column(n)) else "hash" for n in names]  # hash: a hidden column
-        return [{n: from_sql(t, v) for n, t, v in zip(names, types, row, strict=True)} for row in rows]
+        # a hidden column (a text hash) has no spec: it comes back as stored
+        read = [_FROM_SQL.get(c.type) if (c := spec.column(n)) else None for n in names]
+        return [
+            {n: v if f is None or v is None else f(v) for n, f, v in zip(names, read, row, strict=True)}
+            for row in rows
+        ]
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
         where, params = self._where(spec, filters)

@@ -118,7 +118,7 @@ def distances(query: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.
     """Exact distances from one query to each row of `vectors` (float32, any norm)."""
     query = np.asarray(query, dtype=np.float32)
     if distance == "cosine":
-        norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors) * np.dot(query, query))
         return np.clip(1.0 - _dots(vectors, query) / np.where(norms == 0, 1, norms), 0.0, 2.0)
     return np.linalg.norm(vectors - query, axis=1)
 
@@ -133,6 +133,8 @@ def _dots(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
 def within_bounds(
     ids: np.ndarray, found: np.ndarray, max_distance: float | None, min_distance: float | None, slack: float
 ) -> tuple[np.ndarray, np.ndarray]:
+    if max_distance is None and min_distance is None:
+        return ids, found
     keep = np.ones(len(found), dtype=bool)
     if max_distance is not None:
         keep &= found <= max_distance + slack
