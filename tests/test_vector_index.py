@@ -19,6 +19,7 @@ import pytest
 
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
+from livevec.storage import _changelog as changelog
 from livevec.storage import sqlite as sqlite_store
 
 DIM = 384
@@ -163,7 +164,7 @@ def test_what_a_filter_keeps_in_memory_follows_every_change(
     # the first search with the filter keeps its rows (or which rows pass) in memory; every later
     # change (ours, another connection's, a rolled-back one, one behind a pruned log) must reach
     # the next search
-    monkeypatch.setattr(sqlite_store, "_CHANGE_LOG_KEEP", 200)
+    monkeypatch.setattr(changelog, "KEEP", 200)
     db = livevec.connect(path, index_options=OPTIONS)
     table = db.create_table(IndexedItem)
     table.insert(rows(data))
@@ -455,7 +456,7 @@ def test_a_stale_index_file_catches_up_from_the_change_log(path, data):
 
 
 def test_a_stale_index_file_behind_the_pruned_log_is_rebuilt(path, data, monkeypatch):
-    monkeypatch.setattr(sqlite_store, "_CHANGE_LOG_KEEP", 50)
+    monkeypatch.setattr(changelog, "KEEP", 50)
     db = filled(path, data[:1500])
     db.open_table("items").search(data[0]).to_list()
     db.close()

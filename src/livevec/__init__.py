@@ -3,6 +3,8 @@
 from ._copy import copy_table
 from ._database import Database, SQLResult, connect
 from ._errors import (
+    ChangeLogGapError,
+    DatabaseClosedError,
     DuplicateKeyError,
     EmbeddingError,
     FilterError,
@@ -26,7 +28,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Change",
+    "ChangeLogGapError",
     "Database",
+    "DatabaseClosedError",
     "DuplicateKeyError",
     "EmbeddingError",
     "EmbeddingFunction",

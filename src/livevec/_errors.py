@@ -43,5 +43,29 @@ class StorageError(LivevecError):
     """The storage backend failed (cannot open the file, connection lost...)."""
 
 
+class DatabaseClosedError(StorageError):
+    """The database (or the handle on it) was closed: open it again with `livevec.connect()`."""
+
+
+class ChangeLogGapError(LivevecError):
+    """The change log no longer holds entries a follower needs: they were pruned.
+
+    A follower that catches this must start over from the tables (evaluate again what it derived
+    from them), then go on from `resume_at`, the newest change when the gap was found.
+
+    Attributes:
+        since: the position the follower asked to continue from.
+        pruned_through: the newest position the log has forgotten.
+    """
+
+    def __init__(self, since: int, pruned_through: int) -> None:
+        self.since = since
+        self.pruned_through = pruned_through
+        super().__init__(
+            f"the change log was pruned through {pruned_through}, past position {since}: "
+            "changes after it are gone; evaluate again from the tables"
+        )
+
+
 class TruncationWarning(UserWarning):
     """Texts were longer than the embedding model's window: only their first tokens were embedded."""

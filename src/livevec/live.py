@@ -13,6 +13,17 @@ Live queries with the same parameters are evaluated once and shared by all their
 A vector search is affected by a change to a row in its result, or to a row that passes its filter,
 lies within its distance bounds and is nearer than its last row (or the result is not full). A
 full-text or hybrid search is affected by any change to its table: a BM25 score depends on every row.
+
+Only committed state is published: a live query cannot be opened inside `db.transaction()` (its
+rows could be rolled back), and it is evaluated on the caller's or the follower's own connection.
+The follower is registered with the store (`Backend.followers`), so pruning spares what it has not
+read; if the log was pruned past it all the same (a follower in a process that stopped publishing),
+`changes()` says so (`ChangeLogGapError`) and every query is evaluated again from the tables.
+
+Lock order (a thread holding one may take those below it, never those above):
+    `_registries_lock` (module) > `LiveQueries._lock` > `_Entry.changed` > `Followers._lock`
+No query is evaluated, no callback called and no store touched while any of them is held: a query's
+evaluation may embed stale rows, which takes the store's writer lock.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._errors import ChangeLogGapError, DatabaseClosedError, ValidationError
 
 if TYPE_CHECKING:
     from .storage import Backend, Change
@@ -54,12 +67,13 @@ class _Entry:
     closed: bool = False  # the store is closing: every handle's waiting ends
     serial: int = field(default_factory=lambda: next(_serials))  # unique in the process
     changed: threading.Condition = field(default_factory=threading.Condition)
-    callbacks: list[Callable[[Any], None]] = field(default_factory=list)
+    # (the handle that asked, its callback): a handle's callbacks leave with it
+    callbacks: list[tuple[LiveResult, Callable[[Any], None]]] = field(default_factory=list)
     futures: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=set)
 
     def publish(self, result: Any) -> None:
         with self.changed:
-            callbacks = list(self.callbacks)
+            callbacks = [callback for _, callback in self.callbacks]
         for callback in callbacks:  # before the waiters wake: whoever waits sees them done
             try:
                 callback(result)
@@ -154,9 +168,16 @@ class LiveResult(Generic[T]):
                 yield result
 
     def on_change(self, callback: Callable[[T], None]) -> None:
-        """Call `callback(result)` with each new result, on the follower thread (keep it short)."""
+        """Call `callback(result)` with each new result, on the follower thread (keep it short),
+        until this handle is closed.
+
+        Raises:
+            DatabaseClosedError: the handle is closed.
+        """
         with self._entry.changed:
-            self._entry.callbacks.append(callback)
+            if self.closed:
+                raise DatabaseClosedError("this live query is closed")
+            self._entry.callbacks.append((self, callback))
 
     async def changes(self) -> AsyncIterator[T]:
         """The current result at once, then each new one: `async for result in live.changes()`.
@@ -169,12 +190,17 @@ class LiveResult(Generic[T]):
         yield result
         while not self.closed:
             future = loop.create_future()
+            waiting = (loop, future)
             with entry.changed:
-                if entry.version == self._seen:
-                    entry.futures.add((loop, future))
+                if entry.version == self._seen and not self.closed:
+                    entry.futures.add(waiting)
                 else:
                     future.set_result(None)
-            await future
+            try:
+                await future
+            finally:  # a cancelled wait (a client gone) leaves nothing behind
+                with entry.changed:
+                    entry.futures.discard(waiting)
             with entry.changed:
                 if entry.version == self._seen or self.closed:
                     continue
@@ -188,11 +214,18 @@ class LiveResult(Generic[T]):
         return self._entry.serial, self._seen
 
     def close(self) -> None:
-        if not self._closed:
+        """Stop following: its callbacks are dropped, its waits end, and the query with its last handle."""
+        if self._closed:
+            return
+        entry = self._entry
+        with entry.changed:
             self._closed = True
-            self._registry._release(self._entry)
-            with self._entry.changed:
-                self._entry.changed.notify_all()
+            entry.callbacks = [(handle, c) for handle, c in entry.callbacks if handle is not self]
+            entry.changed.notify_all()
+        self._registry.release(entry)
+        with entry.changed:  # its async waiters end; the other handles' wait again
+            futures, entry.futures = entry.futures, set()
+        _wake(futures)
 
 
 class LiveQueries:
@@ -204,11 +237,22 @@ class LiveQueries:
         self._entries: dict[Any, _Entry] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._since = 0
+        self._follower: int | None = None  # this registry's id in `backend.followers`
+        # the log position every registered entry is checked through: set when the follower takes
+        # a batch (with the entries it checks), so an entry registered later starts after it
+        self._position = 0
+        self._since = 0  # the position fully applied (what `settle` waits for)
         self._stopped = False
         self._caught_up = threading.Condition()  # notified each time `_since` moves
         self._refreshers: dict[str, Callable[[], Any]] = {}  # table name: its `Table.refresh`
         self.evaluations = 0  # how many times a query was evaluated (tests and benchmarks read it)
+        self.gaps = 0  # how many times the log was pruned past the follower (tests read it)
+
+    @property
+    def size(self) -> int:
+        """How many distinct live queries are open."""
+        with self._lock:
+            return len(self._entries)
 
     def open(
         self,
@@ -217,22 +261,69 @@ class LiveQueries:
         affected: Callable[[list[Change], T], bool],
         same: Callable[[T, T], bool] = lambda a, b: a == b,
     ) -> LiveResult[T]:
-        """A handle on the query `key`, evaluated now if no other handle has it yet."""
+        """A handle on the query `key`, evaluated now (outside every lock) if no handle has it yet.
+
+        Raises:
+            ValidationError: called inside `db.transaction()`, whose writes may yet be rolled back.
+            DatabaseClosedError: the database was closed.
+        """
+        if self._db.in_transaction():
+            raise ValidationError(
+                "a live query shows committed data only: open it outside db.transaction()", field="live"
+            )
         with self._lock:
+            if self._stopped:
+                raise DatabaseClosedError(f"the database {self._db.url!r} is closed")
             if self._thread is None:
                 # changes committed from here on are checked against every query opened after this
-                self._since = self._db.last_change()
+                self._position = self._since = self._db.last_change()
+                self._follower = self._db.followers.register(self._since)
                 self._thread = threading.Thread(target=self._follow, name="livevec-live", daemon=True)
                 self._thread.start()
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = _Entry(key, evaluate, affected, same)
-                entry.result = evaluate()
-                entry.version = 1
+            entry = self._shared(key)
+        if entry is not None:
+            return LiveResult(self, entry)
+        start = self._db.last_change()
+        result = evaluate()
+        self.evaluations += 1
+        while True:
+            with self._lock:
+                if (entry := self._shared(key)) is not None:
+                    return LiveResult(self, entry)
+                if start >= self._position:  # the follower checks every change after `start`
+                    entry = _Entry(key, evaluate, affected, same, result=result, version=1, handles=1)
+                    self._entries[key] = entry
+                    return LiveResult(self, entry)
+                position = self._position
+            # the follower took changes up to `position` before this query was registered: check
+            # those after `start` here, evaluating again if they may alter the result
+            try:
+                missed = [c for c in self._changes_between(start, position)]
+                stale = bool(missed) and affected(missed, result)
+            except ChangeLogGapError:
+                stale = True
+            start = position
+            if stale:
+                start = self._db.last_change()
+                result = evaluate()
                 self.evaluations += 1
-                self._entries[key] = entry
+
+    def _shared(self, key: Any) -> _Entry | None:
+        """The open entry for `key`, with one more handle (called with `_lock` held)."""
+        entry = self._entries.get(key)
+        if entry is not None:
             entry.handles += 1
-        return LiveResult(self, entry)
+        return entry
+
+    def _changes_between(self, after: int, through: int) -> list[Change]:
+        found: list[Change] = []
+        while after < through:
+            batch = [c for c in self._db.changes(after, _BATCH) if c.seq <= through]
+            if not batch:
+                break
+            found += batch
+            after = batch[-1].seq
+        return found
 
     def keep_fresh(self, table: str, refresh: Callable[[], Any]) -> None:
         """Before the live queries look at a batch of changes to `table`, call `refresh()` (its
@@ -251,7 +342,8 @@ class LiveQueries:
                 lambda: self._since >= target or self._thread is None, max(0.0, deadline - time.monotonic())
             )
 
-    def _release(self, entry: _Entry) -> None:
+    def release(self, entry: _Entry) -> None:
+        """One handle of `entry` is closed: the query goes with its last one."""
         with self._lock:
             entry.handles -= 1
             if entry.handles == 0 and self._entries.get(entry.key) is entry:
@@ -259,11 +351,16 @@ class LiveQueries:
 
     def close(self) -> None:
         """Stop following the store; every handle's waiting and iteration ends."""
-        self._stopped = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
         with self._lock:
             entries = list(self._entries.values())
+            self._entries.clear()
+            if self._follower is not None:
+                self._db.followers.release(self._follower)
         for entry in entries:
             entry.close()
 
@@ -271,24 +368,34 @@ class LiveQueries:
         backoff = self._poll_interval
         while not self._stopped:
             try:
-                changes = self._db.changes(self._since, _BATCH)
+                self._db.publish_followers()  # writes only when due
+                try:
+                    changes = self._db.changes(self._since, _BATCH)
+                except ChangeLogGapError:
+                    logger.warning("livevec: the change log was pruned past the live queries; evaluating all")
+                    self.gaps += 1
+                    self._apply(None, self._db.last_change())
+                    continue
                 if not changes:
                     self._db.wait_for_change(self._since, self._poll_interval)
                     continue
-                self._apply(changes)
-                with self._caught_up:
-                    self._since = changes[-1].seq
-                    self._caught_up.notify_all()
+                self._apply(changes, changes[-1].seq)
                 backoff = self._poll_interval
             except Exception:  # a store that is away for a while: try again, never die
+                if self._stopped:
+                    return
                 logger.exception("livevec: live queries could not read the change log; retrying")
                 time.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
 
-    def _apply(self, changes: list[Change]) -> None:
+    def _apply(self, changes: list[Change] | None, through: int) -> None:
+        """Evaluate again the queries `changes` may affect (all of them for None: a gap), then
+        record that every change up to `through` was applied."""
         with self._lock:
             entries = list(self._entries.values())
-            refreshers = [self._refreshers[t] for t in {c.table for c in changes} if t in self._refreshers]
+            self._position = through
+            tables = {c.table for c in changes} if changes is not None else set(self._refreshers)
+            refreshers = [self._refreshers[t] for t in tables if t in self._refreshers]
         for refresh in refreshers:
             try:
                 refresh()
@@ -296,7 +403,7 @@ class LiveQueries:
                 logger.exception("livevec: stale vectors could not be embedded again")
         for entry in entries:
             try:
-                if not entry.affected(changes, entry.result):
+                if changes is not None and not entry.affected(changes, entry.result):
                     continue
                 result = entry.evaluate()
                 self.evaluations += 1
@@ -305,6 +412,11 @@ class LiveQueries:
                 continue
             if not entry.same(entry.result, result):
                 entry.publish(result)
+        if self._follower is not None:
+            self._db.followers.move(self._follower, through)
+        with self._caught_up:
+            self._since = through
+            self._caught_up.notify_all()
 
 
 _registries: weakref.WeakKeyDictionary[Backend, LiveQueries] = weakref.WeakKeyDictionary()

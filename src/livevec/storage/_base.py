@@ -17,6 +17,7 @@ import numpy as np
 
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters
+from ._changelog import Followers
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Backend(ABC):
     """Storage for tables, their vectors, the embedding cache and the change feed."""
 
     url: str
+    followers: Followers  # this process's followers of the change log, which pruning spares
 
     # tables
     @abstractmethod
@@ -81,6 +83,10 @@ class Backend(ABC):
     # writes: all-or-nothing; nested transactions become savepoints
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def in_transaction(self) -> bool:
+        """Is the calling thread inside its own `transaction()`?"""
 
     def bulk_load(self, spec: TableSpec) -> AbstractContextManager[None]:
         """A transaction around a large load into the table: a backend may build its indexes at the end."""
@@ -193,11 +199,20 @@ class Backend(ABC):
     # change feed
     @abstractmethod
     def changes(self, since: int, limit: int = 1000) -> list[Change]:
-        """Committed changes with seq > since, oldest first."""
+        """Committed changes with seq > since, oldest first.
+
+        Raises:
+            ChangeLogGapError: entries after `since` were pruned; start over from the tables.
+        """
 
     @abstractmethod
     def last_change(self) -> int:
         """The newest change's seq (0 when none): where a new follower starts."""
+
+    @abstractmethod
+    def publish_followers(self) -> None:
+        """Record, for writers in other processes, the position of this process's slowest follower
+        (see `_changelog`); a store that would have to wait to write it skips it this time."""
 
     def wait_for_change(self, since: int, timeout: float) -> None:
         """Return once a change after `since` may have been committed, or after `timeout` seconds.

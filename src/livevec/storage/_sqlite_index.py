@@ -198,9 +198,9 @@ class ColumnIndex:
 
     def _changes_since(self, conn: sqlite3.Connection, seq: int) -> set[int] | None:
         """Row ids this table changed after log position `seq`; None when only a reload can tell
-        (the table was reset, or the log no longer reaches back to `seq`)."""
-        oldest = conn.execute("SELECT min(seq) FROM _livevec_changes").fetchone()[0] or 0
-        if oldest > seq + 1:
+        (the table was reset, or the log was pruned past `seq`)."""
+        pruned = conn.execute("SELECT value FROM _livevec_meta WHERE name = 'log_pruned_through'").fetchone()
+        if pruned is not None and seq < (pruned[0] or 0):
             return None
         changes = conn.execute(
             "SELECT row_id, op FROM _livevec_changes WHERE seq > ? AND table_name = ?",

@@ -35,6 +35,7 @@ misses nothing. Every error leaves as a LivevecError with PostgreSQL's own as it
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -49,9 +50,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from .._errors import DuplicateKeyError, StorageError, ValidationError
+from .._errors import ChangeLogGapError, DatabaseClosedError, DuplicateKeyError, StorageError, ValidationError
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
+from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 
 try:
@@ -79,7 +81,6 @@ _WORD = re.compile(r"\w+")  # the words of a full-text query, as SQLite's backen
 _MAX_QUERY_WORDS = 64
 _HNSW_MAX_DIMENSIONS = 2000
 _HNSW_MAX_EF_SEARCH = 1000
-_CHANGE_LOG_KEEP = 100_000  # as in SQLite: a follower further behind rebuilds from the tables
 _CHANNEL = "livevec_changes"
 _LAST_CHANGE = "SELECT coalesce(max(seq), 0) FROM _livevec_changes"
 _WRITE_LOCK = 0x6C69766576656300  # "livevec\0": the advisory lock every writer holds until commit
@@ -105,6 +106,16 @@ CREATE TABLE IF NOT EXISTS _livevec_changes (
     seq BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, key JSONB, op TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL
 );
+-- the followers of the change log that pruning must spare, and the newest position pruned (see
+-- _changelog; a database of an earlier livevec: what is gone below its oldest entry)
+CREATE TABLE IF NOT EXISTS _livevec_followers (
+    process TEXT PRIMARY KEY, seq BIGINT NOT NULL, seen DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _livevec_log_pruned (
+    only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row), seq BIGINT NOT NULL
+);
+INSERT INTO _livevec_log_pruned (seq)
+    SELECT coalesce(min(seq) - 1, 0) FROM _livevec_changes ON CONFLICT DO NOTHING;
 -- full-text search sees words as SQLite's FTS5 "porter unicode61 remove_diacritics 2" does: folded to
 -- lower case without diacritics, stemmed, and without a stop-word list ("not" is a word like any other)
 CREATE OR REPLACE FUNCTION _livevec_fold(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -263,6 +274,9 @@ class PostgresBackend(Backend):
             name="livevec",
         )
         self._local = threading.local()  # .conn: this thread's connection while in a transaction
+        self.followers = _changelog.Followers()
+        self._published: tuple[int | None, float] = (None, 0.0)  # (position, time) last published
+        self._closed = False
         self._listener_lock = threading.Lock()
         self._change_listener: _ChangeListener | None = None  # started by the first wait_for_change
 
@@ -297,9 +311,18 @@ class PostgresBackend(Backend):
         return version >= (0, 8)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # spare nobody any longer
+        with contextlib.suppress(psycopg.Error, PoolTimeout, PoolClosed), self._pool.connection(1.0) as conn:
+            conn.execute("DELETE FROM _livevec_followers WHERE process = %s", (self.followers.process,))
         if self._change_listener is not None:
             self._change_listener.close()
         self._pool.close()
+
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "conn", None) is not None
 
     # --- connections and transactions ---------------------------------------------------------
 
@@ -321,6 +344,8 @@ class PostgresBackend(Backend):
         if conn is not None:
             yield conn
             return
+        if self._closed:
+            raise DatabaseClosedError(f"the database {self.url!r} is closed")
         try:
             with self._pool.connection(timeout) as conn:
                 yield conn
@@ -353,11 +378,7 @@ class PostgresBackend(Backend):
                     # taken before the first row lock, so two writers wait here rather than deadlock
                     self._lock_writes(conn)
                     yield
-                    conn.execute(
-                        "DELETE FROM _livevec_changes WHERE seq <= "
-                        "(SELECT max(seq) FROM _livevec_changes) - %s",
-                        (_CHANGE_LOG_KEEP,),
-                    )
+                    self._prune_change_log(conn)
             finally:
                 self._local.conn = None
 
@@ -802,11 +823,63 @@ class PostgresBackend(Backend):
     # --- change feed --------------------------------------------------------------------------
 
     def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        # one statement, one snapshot: the pruned mark and the entries agree
         rows = self._query(
-            "SELECT seq, table_name, op, key, at FROM _livevec_changes WHERE seq > %s ORDER BY seq LIMIT %s",
+            "SELECT NULL::bigint, seq::text, NULL, NULL::jsonb, NULL::float8 FROM _livevec_log_pruned "
+            "UNION ALL (SELECT seq, table_name, op, key, at FROM _livevec_changes "
+            "WHERE seq > %s ORDER BY seq LIMIT %s)",
             (since, limit),
         )
-        return [Change(*row) for row in rows]
+        pruned = next((int(row[1]) for row in rows if row[0] is None), 0)
+        if since < pruned:
+            raise ChangeLogGapError(since, pruned)
+        return [Change(*row) for row in rows if row[0] is not None]
+
+    def _prune_change_log(self, conn: psycopg.Connection) -> None:
+        """Inside a commit: publish this process's followers, then forget what nobody needs (see
+        `_changelog`)."""
+        now = time.time()
+        self._publish_followers(conn, now)
+        newest, pruned = conn.execute(
+            "SELECT coalesce((SELECT max(seq) FROM _livevec_changes), 0), (SELECT seq FROM _livevec_log_pruned)"
+        ).fetchone()
+        bound = newest - _changelog.KEEP
+        if bound <= (pruned or 0):
+            return
+        conn.execute("DELETE FROM _livevec_followers WHERE seen < %s", (now - _changelog.ALIVE_SECONDS,))
+        slowest = conn.execute("SELECT min(seq) FROM _livevec_followers").fetchone()[0]
+        if slowest is not None:
+            bound = min(bound, slowest)
+        if bound <= (pruned or 0):
+            return
+        conn.execute("DELETE FROM _livevec_changes WHERE seq <= %s", (bound,))
+        conn.execute("UPDATE _livevec_log_pruned SET seq = %s", (bound,))
+
+    def _publish_followers(self, conn: psycopg.Connection, now: float) -> None:
+        """Record where this process's slowest follower is, if it moved or is due."""
+        lowest = self.followers.lowest()
+        position, at = self._published
+        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+            return
+        if lowest is None:
+            conn.execute("DELETE FROM _livevec_followers WHERE process = %s", (self.followers.process,))
+        else:
+            conn.execute(
+                "INSERT INTO _livevec_followers (process, seq, seen) VALUES (%s, %s, %s) "
+                "ON CONFLICT (process) DO UPDATE SET seq = excluded.seq, seen = excluded.seen",
+                (self.followers.process, lowest, now),
+            )
+        self._published = (lowest, now)
+
+    def publish_followers(self) -> None:
+        lowest, (position, at) = self.followers.lowest(), self._published
+        if self._closed or (lowest == position and time.time() - at < _changelog.PUBLISH_SECONDS):
+            return
+        try:
+            with self._pool.connection(1.0) as conn, conn.transaction():
+                self._publish_followers(conn, time.time())
+        except (psycopg.Error, PoolTimeout, PoolClosed, TooManyRequests):
+            pass  # the server is away: the next call, or our next commit, publishes
 
     def last_change(self) -> int:
         return self._query(_LAST_CHANGE)[0][0]

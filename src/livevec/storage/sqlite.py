@@ -7,6 +7,14 @@ log before every search, so a search always sees committed writes.
 
 A table with `Field(fulltext=True)` columns also gets an FTS5 index (`_livevec_fts_<table>`, external
 content, BM25 ranking) that triggers keep in step inside each write's own transaction.
+
+The change log follows the contract in `_changelog`: pruned at commit, never past a registered
+follower, and a reader whose position was pruned gets `ChangeLogGapError` rather than a silent gap.
+
+Lock order (a thread holding one may take those below it, never those above):
+    `SQLiteBackend._lock` (the writer connection, the transaction) > `ColumnIndex.lock` >
+    `_indexes_lock`, `_pool_lock`, `_commits`, `Followers._lock` (leaves: nothing is taken under them)
+Readers never take `_lock` (outside their own thread's transaction): a search never waits for a write.
 """
 
 from __future__ import annotations
@@ -31,9 +39,18 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DuplicateKeyError, LivevecError, SchemaError, StorageError, ValidationError
+from .._errors import (
+    ChangeLogGapError,
+    DatabaseClosedError,
+    DuplicateKeyError,
+    LivevecError,
+    SchemaError,
+    StorageError,
+    ValidationError,
+)
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
+from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 from ._sqlite_index import ColumnIndex
 from .vector_index import IndexOptions
@@ -48,8 +65,6 @@ _SQL_TYPES = {
     "json": "TEXT",
     "vector": "BLOB",
 }
-# the change log keeps this many entries; a follower further behind rebuilds from the tables
-_CHANGE_LOG_KEEP = 100_000
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 # porter: "speakers" finds "speaker"; remove_diacritics: "cafe" finds "café"
 _FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -70,7 +85,17 @@ CREATE TABLE IF NOT EXISTS _livevec_changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     table_name TEXT NOT NULL, row_id INTEGER, key, op TEXT NOT NULL, at REAL NOT NULL
 );
+-- the followers of the change log that pruning must spare (see _changelog)
+CREATE TABLE IF NOT EXISTS _livevec_followers (process TEXT PRIMARY KEY, seq INTEGER NOT NULL, seen REAL NOT NULL);
+-- the newest change-log position pruned (a file from an earlier livevec: what is gone below the oldest)
+INSERT OR IGNORE INTO _livevec_meta (name, value)
+    SELECT 'log_pruned_through', coalesce(min(seq) - 1, 0) FROM _livevec_changes;
 """
+# the newest change, and the newest pruned: the position a follower whose `since` is below it has lost
+_LOG_STATE = (
+    "SELECT coalesce((SELECT max(seq) FROM _livevec_changes), 0), "
+    "(SELECT value FROM _livevec_meta WHERE name = 'log_pruned_through')"
+)
 
 
 def to_sql(column_type: str, value: Any) -> Any:
@@ -130,11 +155,15 @@ class SQLiteBackend(Backend):
         self._writer_thread: int | None = None  # the thread inside transaction()
         self._aborted: BaseException | None = None  # SQLite rolled the transaction back itself
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._pool_lock = threading.Lock()  # the pool of readers and `_closed`, as readers see them
         self._indexes: dict[tuple[str, str], ColumnIndex] = {}
         self._indexes_lock = threading.Lock()
         self._builder = _IndexBuilder(self)
         self._commits = threading.Condition()  # notified after each of our commits
         self._commit_count = 0
+        self.followers = _changelog.Followers()
+        self._published: tuple[int | None, float] = (None, 0.0)  # (position, time) last published
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -159,8 +188,15 @@ class SQLiteBackend(Backend):
         return bytes(row[0])
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._builder.stop()
         with self._lock:
+            self._closed = True
+            with contextlib.suppress(sqlite3.Error):  # spare nobody any longer
+                self._conn.execute(
+                    "DELETE FROM _livevec_followers WHERE process = ?", (self.followers.process,)
+                )
             for column in list(self._indexes.values()):
                 try:
                     column.settle()
@@ -168,8 +204,13 @@ class SQLiteBackend(Backend):
                 except Exception:  # closing must not fail for the sake of a cache
                     logger.exception("livevec: could not save the index of %s.%s", *column._names)
             self._conn.close()
-            while not self._readers.empty():
-                self._readers.get_nowait().close()
+            with self._pool_lock:
+                while not self._readers.empty():
+                    self._readers.get_nowait().close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosedError(f"the database {self.url!r} is closed")
 
     # --- connections and transactions ---------------------------------------------------------
 
@@ -177,6 +218,7 @@ class SQLiteBackend(Backend):
     def _reader(self) -> Iterator[sqlite3.Connection]:
         """A connection to read on: the writer's inside this thread's own transaction (and for an
         in-memory database, which has only one), else a pooled reader."""
+        self._check_open()
         if self._memory or self._in_transaction():
             with self._lock:
                 yield self._conn
@@ -194,18 +236,25 @@ class SQLiteBackend(Backend):
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if self._readers.qsize() < _POOLED_READERS:
-                self._readers.put(conn)
-            else:
+            # close() empties the pool under this lock: a reader handed back after it is closed
+            with self._pool_lock:
+                keep = not self._closed and self._readers.qsize() < _POOLED_READERS
+                if keep:
+                    self._readers.put(conn)
+            if not keep:
                 conn.close()
 
     def _in_transaction(self) -> bool:
         """Is this thread inside its own `transaction()`?"""
         return self._writer_thread == threading.get_ident()
 
+    def in_transaction(self) -> bool:
+        return self._in_transaction()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
+            self._check_open()
             depth = self._depth
             if depth == 0:
                 self._begin()
@@ -345,12 +394,40 @@ class SQLiteBackend(Backend):
             )
             if any(c.fulltext for c in spec.columns):
                 self._create_fulltext(spec)
+            self._create_replace_log(spec)
             self._create_staleness(spec)
             self._execute(
                 "INSERT INTO _livevec_tables (name, spec) VALUES (?, ?)",
                 (spec.name, json.dumps(spec.to_json())),
             )
             self._log_reset(spec.name)
+
+    def _create_replace_log(self, spec: TableSpec) -> None:
+        """Log the rows that REPLACE removes: SQLite deletes a row in the way of `INSERT OR REPLACE`
+        (or of `UPDATE OR REPLACE`) without firing DELETE triggers, unless the writing connection
+        enabled recursive triggers, which another client does not. The row in the way is logged as
+        changed (at its own rowid) before the write, so followers read it again and find it gone.
+
+        With an integer key the rowid is the key, so the insert's own entry already names the
+        replaced rowid: only other keys need the insert trigger."""
+        t, pk = quote(spec.name), quote(spec.primary_key.name)
+        name = spec.name.replace("'", "''")
+        log = (
+            f"INSERT INTO _livevec_changes (table_name, row_id, key, op, at) "
+            f"SELECT '{name}', rowid, {pk}, 'update', {_NOW} FROM {t} WHERE {pk} = NEW.{pk}"
+        )
+        if spec.primary_key.type != "int":
+            trigger = quote(_object_name("replace", spec.name))
+            self._execute(
+                f"CREATE TRIGGER IF NOT EXISTS {trigger} BEFORE INSERT ON {t} "
+                f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {pk} = NEW.{pk}) BEGIN {log}; END"
+            )
+        trigger = quote(_object_name("replace_rekey", spec.name))
+        self._execute(
+            f"CREATE TRIGGER IF NOT EXISTS {trigger} BEFORE UPDATE OF {pk} ON {t} "
+            f"WHEN NEW.{pk} IS NOT OLD.{pk} AND EXISTS (SELECT 1 FROM {t} WHERE {pk} = NEW.{pk}) "
+            f"BEGIN {log}; END"
+        )
 
     def _create_fulltext(self, spec: TableSpec) -> None:
         """The table's FTS5 index over its fulltext columns, and the triggers that keep it in step."""
@@ -543,7 +620,12 @@ class SQLiteBackend(Backend):
             self._execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({h}) WHERE {h} IS NULL")
 
     def ensure_hashes(self, spec: TableSpec) -> None:
-        """Give a table made before text hashes existed its hash columns: its rows start stale."""
+        """Give a table made by an earlier livevec what this one keeps: its text hash columns (its
+        rows start stale) and the triggers that log what REPLACE removes."""
+        trigger = _object_name("replace_rekey", spec.name)
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)):
+            with self.transaction():
+                self._create_replace_log(spec)
         if not spec.hash_columns:
             return
         have = {row[1] for row in self._query(f"PRAGMA table_info({quote(spec.name)})")}
@@ -725,11 +807,17 @@ class SQLiteBackend(Backend):
     # --- change feed --------------------------------------------------------------------------
 
     def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        # one statement, one snapshot: the pruned mark and the entries agree
         rows = self._query(
-            "SELECT seq, table_name, op, key, at FROM _livevec_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT NULL, value, NULL, NULL, NULL FROM _livevec_meta WHERE name = 'log_pruned_through' "
+            "UNION ALL SELECT * FROM (SELECT seq, table_name, op, key, at FROM _livevec_changes "
+            "WHERE seq > ? ORDER BY seq LIMIT ?)",
             (since, limit),
         )
-        return [Change(*row) for row in rows]
+        pruned = next((row[1] for row in rows if row[0] is None), 0) or 0
+        if since < pruned:
+            raise ChangeLogGapError(since, pruned)
+        return [Change(*row) for row in rows if row[0] is not None]
 
     def last_change(self) -> int:
         return self._query("SELECT coalesce(max(seq), 0) FROM _livevec_changes")[0][0]
@@ -747,10 +835,53 @@ class SQLiteBackend(Backend):
             self._commits.wait_for(lambda: self._commit_count != count, timeout)
 
     def _prune_change_log(self) -> None:
-        self._execute(
-            "DELETE FROM _livevec_changes WHERE seq <= (SELECT max(seq) FROM _livevec_changes) - ?",
-            (_CHANGE_LOG_KEEP,),
-        )
+        """Inside a commit: publish this process's followers, then forget what nobody needs (see
+        `_changelog`)."""
+        now = time.time()
+        self._publish_followers(self._execute, now)
+        newest, pruned = self._execute(_LOG_STATE).fetchone()
+        bound = newest - _changelog.KEEP
+        if bound <= (pruned or 0):
+            return
+        self._execute("DELETE FROM _livevec_followers WHERE seen < ?", (now - _changelog.ALIVE_SECONDS,))
+        slowest = self._execute("SELECT min(seq) FROM _livevec_followers").fetchone()[0]
+        if slowest is not None:
+            bound = min(bound, slowest)
+        if bound <= (pruned or 0):
+            return
+        self._execute("DELETE FROM _livevec_changes WHERE seq <= ?", (bound,))
+        self._execute("UPDATE _livevec_meta SET value = ? WHERE name = 'log_pruned_through'", (bound,))
+
+    def _publish_followers(self, execute: Callable[..., Any], now: float) -> bool:
+        """Record where this process's slowest follower is, if it moved or is due (False: unchanged)."""
+        lowest = self.followers.lowest()
+        position, at = self._published
+        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+            return False
+        if lowest is None:
+            execute("DELETE FROM _livevec_followers WHERE process = ?", (self.followers.process,))
+        else:
+            execute(
+                "INSERT OR REPLACE INTO _livevec_followers (process, seq, seen) VALUES (?, ?, ?)",
+                (self.followers.process, lowest, now),
+            )
+        self._published = (lowest, now)
+        return True
+
+    def publish_followers(self) -> None:
+        """Tell writers in other processes where this process's followers are (called by the
+        follower threads; a writer busy at that moment is not waited for: the next call retries)."""
+        if self._closed or self._memory:
+            return
+        now = time.time()
+        lowest, (position, at) = self.followers.lowest(), self._published
+        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+            return
+        try:
+            with contextlib.closing(sqlite3.connect(self.url, timeout=0, isolation_level=None)) as conn:
+                self._publish_followers(conn.execute, now)
+        except sqlite3.Error:  # a writer holds the file: our next commit or call publishes
+            self._published = (position, at)
 
     # --- raw SQL ------------------------------------------------------------------------------
 
