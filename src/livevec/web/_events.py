@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from .._database import Database
+from .._errors import ChangeLogGapError
 from .._table import Table
 from ..recommend import Recommender
 from ..storage import Change
@@ -52,8 +54,17 @@ class ChangeBroadcaster:
         self._closed = False
 
     def events_since(self, since: int) -> tuple[list[dict[str, Any]], int]:
-        """The next batch of product events after change `since`, and the seq it reached (blocking)."""
-        changes = self.db.changes(since, _BATCH)
+        """The next batch of product events after change `since`, and the seq it reached (blocking).
+
+        If the log was pruned past `since`, what changed is lost: one "reset" event at the newest
+        change tells the pages to load everything again."""
+        try:
+            changes = self.db.changes(since, _BATCH)
+        except ChangeLogGapError:
+            newest = self.db.last_change()
+            logger.warning("the change log was pruned past /events (at %d): sending a reset", since)
+            reset = {"seq": newest, "op": "reset", "id": None, "product": None, "at": time.time()}
+            return [reset], newest
         if not changes:
             return [], since
         return self._events(changes), changes[-1].seq
@@ -118,10 +129,19 @@ class ChangeBroadcaster:
         """Poll the feed from its newest change on and publish what comes; runs until cancelled."""
         since: int | None = None
         delay = 0.0  # > 0 while reads fail
+        followers = self.db.backend.followers
+        follower = followers.register(0)  # pruning spares what the streams have not been sent
+        try:
+            await self._follow(since, delay, followers, follower)
+        finally:
+            followers.release(follower)
+
+    async def _follow(self, since: int | None, delay: float, followers: Any, follower: int) -> None:
         while True:
             try:
                 if since is None:
                     since = await asyncio.to_thread(self.db.last_change)
+                followers.move(follower, since)
                 events, since = await asyncio.to_thread(self.events_since, since)
                 for event in events:
                     self._publish(event)
