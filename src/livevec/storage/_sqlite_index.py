@@ -13,35 +13,30 @@ graph off the lock), so no search waits for a long backlog. A search inside a wr
 also sees that transaction's own rows (the "overlay": rows logged since `seq`, scanned exactly)
 without the index ever holding uncommitted data.
 
-A graph is saved beside the database file with the log position it reflects and a keyed checksum
-(the key lives in the database, so a file written for another database never passes); at start it
-is loaded only if it can be trusted, else the column is rebuilt from the table.
+A graph is saved beside the database file (`_graph_file`) with the log position it reflects; at
+start it is loaded only if it can be trusted, else the column is rebuilt from the table.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import fcntl
-import hashlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote as url_quote
 
 import numpy as np
 
 from .._schema import TableSpec, VectorSpec
 from ..filters import quote
 from ._base import VectorSearch
+from ._graph_file import GraphFile
 from .vector_index import (
     ExactIndex,
     HnswIndex,
@@ -55,7 +50,6 @@ from .vector_index import (
 
 logger = logging.getLogger("livevec")
 
-_FORMAT = 2
 # rows sampled to estimate how many rows a filter keeps
 _SAMPLE = 500
 # a filter keeping at most this many rows (found through an SQL index) is always scanned exactly
@@ -150,9 +144,18 @@ class ColumnIndex:
         self._building = False  # a graph is being built off the lock
         self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
         self._changed_at = 0.0  # time.monotonic() of the last change caught up
-        stem = ".".join(url_quote(name, safe="").replace(".", "%2E") for name in (spec.name, vector.name))
-        self.path = directory / f"{stem}.usearch" if directory else None
-        self._file_key = file_key
+        self.file = GraphFile(
+            directory,
+            spec.name,
+            vector.name,
+            {
+                "dimensions": vector.dimensions,
+                "distance": vector.distance,
+                "precision": options.graph_precision(vector.distance),
+                "connectivity": options.connectivity,
+            },
+            file_key if options.persist else None,
+        )
         self._save_failed = False
         self._table, self._column = quote(spec.name), quote(vector.name)
         self._plans: OrderedDict[tuple, _Plan] = OrderedDict()  # see _plan()
@@ -371,37 +374,6 @@ class ColumnIndex:
 
     # --- the file beside the database ---------------------------------------------------------
 
-    @property
-    def _meta_path(self) -> Path:
-        assert self.path is not None
-        return self.path.with_suffix(".json")
-
-    @contextlib.contextmanager
-    def _locked(self, exclusive: bool) -> Iterator[None]:
-        """Serialise savers and readers of the files across processes; while held, no save is
-        under way, so a temporary file is what a killed save left behind."""
-        assert self.path is not None
-        self.path.parent.mkdir(exist_ok=True)
-        with open(self.path.parent / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            try:
-                for temp in self.path.parent.glob(f"{self.path.stem}.*.tmp*"):
-                    temp.unlink(missing_ok=True)
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _identity(self) -> dict[str, Any]:
-        return {
-            "format": _FORMAT,
-            "table": self.spec.name,
-            "column": self.vector.name,
-            "dimensions": self.vector.dimensions,
-            "distance": self.vector.distance,
-            "precision": self.options.graph_precision(self.vector.distance),
-            "connectivity": self.options.connectivity,
-        }
-
     def save(self, force: bool = False) -> None:
         """Write the graph with the log position it reflects, if `_SAVE_EVERY` changes reached it
         since the last save (or `force`); small columns are not kept.
@@ -414,10 +386,8 @@ class ColumnIndex:
         with self.lock:
             graph, at = self.main, self._main_seq
         if (
-            self.path is None
-            or not self.options.persist
+            not self.file.usable
             or self._save_failed
-            or self._file_key is None
             or not isinstance(graph, HnswIndex)
             or at is None
             or at[1] is None
@@ -425,71 +395,16 @@ class ColumnIndex:
             or (not force and at[0] - self._saved_seq < _SAVE_EVERY)
         ):
             return
-        try:
-            with self._locked(exclusive=True):
-                temp = Path(f"{self.path}.tmp{os.getpid()}")
-                graph.save(temp)
-                meta = {
-                    **self._identity(),
-                    "seq": at[0],
-                    "seq_table": at[1][0],
-                    "seq_at": at[1][1],
-                    "count": len(graph),
-                    "mac": _mac(temp, self._file_key),
-                }
-                temp_meta = Path(f"{self._meta_path}.tmp{os.getpid()}")
-                temp_meta.write_text(json.dumps(meta))
-                # the graph is replaced first: a crash between the two leaves a graph whose MAC
-                # does not match the old metadata, which is rebuilt, never trusted
-                os.replace(temp, self.path)
-                os.replace(temp_meta, self._meta_path)
-        except OSError as exc:
-            self._save_failed = True
-            logger.warning(
-                "livevec: cannot save the index of %s.%s in %s (%s); it stays in memory only",
-                *self._names,
-                self.path.parent,
-                exc,
-            )
+        if not self.file.save(graph, at):
+            self._save_failed = True  # kept in memory only from now on
             return
         self._saved_seq = at[0]
 
     def _load_file(self, conn: sqlite3.Connection) -> tuple[HnswIndex, int, tuple[str, float]] | None:
-        """The saved graph and its log position, if the file can be trusted; else None."""
-        if self.path is None or not self.options.persist or self._file_key is None:
-            return None
-        try:
-            with self._locked(exclusive=False):
-                if not self._meta_path.exists() and not self.path.exists():
-                    return None
-                meta = json.loads(self._meta_path.read_text())
-                if not isinstance(meta, dict):
-                    raise ValueError("the metadata is not a JSON object")
-                if {k: meta.get(k) for k in self._identity()} != self._identity():
-                    raise ValueError("it was saved for another column or with other options")
-                if _mac(self.path, self._file_key) != meta.get("mac"):
-                    raise ValueError("its checksum does not match (damaged, or from another database)")
-                graph = self._graph()
-                graph.load(self.path)
-            if len(graph) != meta["count"]:
-                raise ValueError("it holds another number of rows than it says")
-            # the log entry the file reflects must still be there, unchanged: else this database is
-            # not the one the file was saved from (restored from a backup) or the log was pruned
-            at = conn.execute(
-                "SELECT table_name, at FROM _livevec_changes WHERE seq = ?", (meta["seq"],)
-            ).fetchone()
-            if at is None or list(at) != [meta["seq_table"], meta["seq_at"]]:
-                raise ValueError("the change log no longer holds the position it was saved at")
-        except Exception as exc:  # any damage means a rebuild, never a failed search
-            logger.warning("livevec: not using the saved index of %s.%s: %s", *self._names, exc)
-            return None
-        return graph, int(meta["seq"]), (at[0], at[1])
+        return self.file.load(conn, self._graph)
 
     def delete_files(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError), self._locked(exclusive=True):
-                self.path.unlink(missing_ok=True)
-                self._meta_path.unlink(missing_ok=True)
+        self.file.delete()
 
     # --- search -------------------------------------------------------------------------------
 
@@ -855,12 +770,3 @@ def _last_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | Non
         "SELECT seq, table_name, at FROM _livevec_changes ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     return (row[0], (row[1], row[2])) if row else (0, None)
-
-
-def _mac(path: Path, key: bytes) -> str:
-    """A checksum keyed by the database's own secret: damage, and files of other databases, fail it."""
-    digest = hashlib.blake2b(key=key[:64], digest_size=32)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
