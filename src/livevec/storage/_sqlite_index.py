@@ -20,7 +20,6 @@ start it is loaded only if it can be trusted, else the column is rebuilt from th
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import sqlite3
 import threading
@@ -36,6 +35,7 @@ import numpy as np
 from .._schema import TableSpec, VectorSpec
 from ..filters import quote
 from ._base import VectorSearch
+from ._filter_plan import FilterPlanner, Plan, ids_json
 from ._graph_file import GraphFile
 from .vector_index import (
     ExactIndex,
@@ -50,8 +50,6 @@ from .vector_index import (
 
 logger = logging.getLogger("livevec")
 
-# rows sampled to estimate how many rows a filter keeps
-_SAMPLE = 500
 # a filter keeping at most this many rows (found through an SQL index) is always scanned exactly
 _CHEAP_SCAN_ROWS = 1_000
 # fetch at most this share of the graph before a filtered search falls back to an exact scan
@@ -73,10 +71,6 @@ _SAVE_EVERY = 50_000
 _FILTER_MASKS = 16
 
 
-def _ids_json(ids: Any) -> str:
-    return json.dumps(np.asarray(ids, dtype=np.int64).tolist())
-
-
 @dataclass
 class _FilterRows:
     """The current vectors of the committed rows a filter keeps, as of log position `seq`."""
@@ -91,16 +85,6 @@ class _FilterMask:
 
     keeps: np.ndarray
     seq: int
-
-
-@dataclass
-class _Plan:
-    """How a filter is searched (see ColumnIndex._plan)."""
-
-    matches: int | None  # how many rows it keeps, when an SQL index counts them cheaply
-    selectivity: float  # the share of rows it keeps
-    covered: bool  # an SQL index lists its rows without reading them
-    size: int  # the column's size when planned
 
 
 @dataclass
@@ -158,7 +142,7 @@ class ColumnIndex:
         )
         self._save_failed = False
         self._table, self._column = quote(spec.name), quote(vector.name)
-        self._plans: OrderedDict[tuple, _Plan] = OrderedDict()  # see _plan()
+        self.planner = FilterPlanner(self._table, self._column, options.exact_filter_rows)
         self._filters: OrderedDict[tuple, _FilterRows] = OrderedDict()  # see _filter_rows()
         self._masks: OrderedDict[tuple, _FilterMask] = OrderedDict()  # see _filter_mask()
 
@@ -447,7 +431,7 @@ class ColumnIndex:
                 return self._scan(conn, request, where, columns, cached=not in_transaction)
             ids, found, _ = self._candidates(request, limit, overlay, bounded=True)
             return self._nearest_rows(conn, request, ids, found, columns, quantized=False)
-        plan = self._plan(conn, where) if where else _Plan(None, 1.0, False, size)
+        plan = self.planner.plan(conn, where, len(self)) if where else Plan(None, 1.0, False, size)
         fetch = candidates_to_fetch(limit, plan.selectivity, tolerance)
         # a scan of few rows is cheap; a graph asked for more neighbours than its search breadth
         # returns a loose list, so a rare filter loses recall there: scan its rows while affordable
@@ -578,7 +562,7 @@ class ColumnIndex:
 
         Checking a broad filter's graph candidates in SQL reads each candidate's row (a random page
         each: most of a 30% filter's search time at a million rows). For a filter an SQL index
-        answers alone (`_Plan.covered`), the index lists its rows cheaply, so the rows the filters
+        answers alone (`Plan.covered`), the index lists its rows cheaply, so the rows the filters
         searched last keep are held as one byte per rowid (1 MB per filter at a million rows, up to
         `_FILTER_MASKS` filters) and brought up to date from the change log when next used.
         """
@@ -616,7 +600,7 @@ class ColumnIndex:
         sql, params = f"SELECT rowid FROM {self._table} WHERE ({where[0]})", list(where[1])
         if among is not None:
             sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(_ids_json(among))
+            params.append(ids_json(among))
         rows = conn.execute(sql, params).fetchall()
         return np.sort(np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows)))
 
@@ -652,7 +636,7 @@ class ColumnIndex:
         params: list[Any] = []
         if among is not None:
             sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(_ids_json(among))
+            params.append(ids_json(among))
         if where is not None:
             sql += f" AND ({where[0]})"
             params += where[1]
@@ -691,7 +675,7 @@ class ColumnIndex:
             return []
         rows = conn.execute(
             f"SELECT {self._column}, {columns} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?))",
-            [_ids_json(ids)],
+            [ids_json(ids)],
         ).fetchall()
         vectors = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f4").reshape(len(rows), -1)
         exact = distances(request.query, vectors, self.vector.distance)
@@ -700,60 +684,6 @@ class ColumnIndex:
         )
         at, exact = nearest(at, exact, request.limit)
         return [(rows[i][1:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
-
-    def _plan(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> _Plan:
-        """How to search with this filter, kept while the column's size holds.
-
-        Shop filters repeat (a category, a price band), and a plan decides only speed, never which
-        rows come back, so it is reused until the column grows or shrinks by a tenth.
-        """
-        key = (where[0], tuple(where[1]))
-        size = len(self)
-        cached = self._plans.get(key)
-        if cached is not None and abs(cached.size - size) <= size // 10:
-            self._plans.move_to_end(key)
-            return cached
-        steps = [
-            detail
-            for *_, detail in conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT rowid FROM {self._table} WHERE {where[0]}", where[1]
-            )
-        ]
-        # finding the matches without reading the whole table, or without reading any row
-        indexed = not any(step.startswith("SCAN") for step in steps)
-        covered = indexed and all("COVERING INDEX" in step or "INTEGER PRIMARY KEY" in step for step in steps)
-        matches = self._indexed_matches(conn, where) if indexed else None
-        selectivity = matches / max(1, size) if matches is not None else self._selectivity(conn, where)
-        plan = self._plans[key] = _Plan(matches, selectivity, covered, size)
-        while len(self._plans) > 256:
-            self._plans.popitem(last=False)
-        return plan
-
-    def _indexed_matches(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> int | None:
-        """How many rows the filter keeps (which an SQL index finds), if at most `exact_filter_rows`;
-        else None."""
-        cap = self.options.exact_filter_rows
-        count = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {self._table} WHERE {where[0]} LIMIT {cap + 1})", where[1]
-        ).fetchone()[0]
-        return count if count <= cap else None
-
-    def _selectivity(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> float:
-        """The share of rows the filter keeps, from a fixed random sample of rowids."""
-        top = conn.execute(f"SELECT max(rowid) FROM {self._table}").fetchone()[0] or 0
-        sample = np.unique(np.random.default_rng(0).integers(1, top + 1, _SAMPLE))
-        present, kept = conn.execute(
-            f"SELECT count(*), total(CASE WHEN ({where[0]}) THEN 1 ELSE 0 END) FROM {self._table} "
-            f"WHERE {self._column} IS NOT NULL AND rowid IN (SELECT value FROM json_each(?))",
-            [*where[1], _ids_json(sample)],
-        ).fetchone()
-        if present < _SAMPLE // 10:  # rowids too sparse for the sample to say much: count
-            kept = conn.execute(
-                f"SELECT count(*) FROM {self._table} WHERE {self._column} IS NOT NULL AND ({where[0]})",
-                where[1],
-            ).fetchone()[0]
-            return kept / max(1, len(self))
-        return max(float(kept), 0.5) / present  # none seen: rarer than one in the sample
 
 
 def _release_freed_memory() -> None:
