@@ -47,7 +47,7 @@ import livevec
 from _data import CACHE, buckets, dataset
 from _report import exact_top_k, recall, rss_mb, table
 from livevec import EmbeddingFunction, Field, TableModel
-from livevec.storage import _filter_plan, _sqlite_index, sqlite, vector_index
+from livevec.storage import _filter_cache, _filter_plan, _sqlite_index, sqlite, vector_index
 from peers import Usearch
 
 K = 10
@@ -119,7 +119,7 @@ def instrument(stages: Stages) -> None:
     for name in ("catch_up", "_nearest_rows", "_scan", "_stored"):
         stages.wrap(_sqlite_index.ColumnIndex, name, "SQL")
     stages.wrap(_filter_plan.FilterPlanner, "plan", "SQL")
-    stages.wrap(_sqlite_index.ColumnIndex, "_filter_rows", "filter rows upkeep")
+    stages.wrap(_filter_cache.FilterCache, "rows", "filter rows upkeep")
     stages.wrap(EmbeddingFunction, "embed_query", "embed")
 
 

@@ -153,7 +153,7 @@ def test_a_selective_filter_on_an_indexed_field_is_an_exact_scan(path, data):
     ("where", "keeps", "member", "kept_in"),
     [
         # a selective filter: its rows' vectors are kept in memory and scanned exactly
-        ({"bucket": 42}, lambda b: b == 42, 42, "_filters"),
+        ({"bucket": 42}, lambda b: b == 42, 42, "_rows"),
         # a broad one: the graph's candidates are checked against which rows it keeps, by rowid
         ({"bucket": {"$lt": 40}}, lambda b: b < 40, 12, "_masks"),
     ],
@@ -180,13 +180,13 @@ def test_what_a_filter_keeps_in_memory_follows_every_change(
             got = [r["id"] for r in table.search(q).filter(where).limit(10).to_list()]
             assert all(keeps(current[i][0]) for i in got)  # never a row the filter drops
             want = exact(vectors, ids, q, 10)
-            if kept_in == "_filters":
+            if kept_in == "_rows":
                 assert got == want
             else:  # the graph: approximate, but the nearest row that joined is always found
                 assert len(set(got) & set(want)) >= 9 and got[0] == want[0]
 
     agrees()
-    assert len(getattr(column, kept_in)) == 1  # kept: the next changes update it, not a re-read
+    assert len(getattr(column.filters, kept_in)) == 1  # kept: the next changes update it, not a re-read
     near = queries[0] + 0.01
     table.update({"bucket": member, "vec": near.tolist()}, {"id": 7})  # joins, nearest to the query
     current[7] = (member, near / np.linalg.norm(near))
@@ -221,7 +221,7 @@ def test_what_a_filter_keeps_in_memory_follows_every_change(
         other.execute("UPDATE items SET bucket = ? WHERE id = 1091", (member,))
     current[1091] = (member, current[1091][1])
     agrees()
-    assert len(getattr(column, kept_in)) == 1
+    assert len(getattr(column.filters, kept_in)) == 1
     other.close()
     db.close()
 
@@ -243,7 +243,7 @@ def test_a_broad_filter_over_negative_keys_checks_its_candidates_in_sql(path, da
     table.update({"bucket": 77}, {"id": int(ids[5])})  # and leaves
     got = [r["id"] for r in table.search(query).filter(broad).limit(10).to_list()]
     assert int(ids[5]) not in got and all(i % 100 < 40 for i in got)
-    assert index_of(db)._masks == {}
+    assert index_of(db).filters._masks == {}
 
 
 def test_a_filter_too_rare_for_the_graphs_breadth_is_scanned_up_to_exact_filter_rows(path, data, monkeypatch):

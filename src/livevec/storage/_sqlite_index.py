@@ -24,7 +24,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from .._schema import TableSpec, VectorSpec
 from ..filters import quote
 from ._base import VectorSearch
+from ._filter_cache import FilterCache, rowids
 from ._filter_plan import FilterPlanner, Plan, ids_json
 from ._graph_file import GraphFile
 from .vector_index import (
@@ -67,24 +67,6 @@ _QUIET_SECONDS = 0.5
 _WAITING_ROWS = 1_000
 # save the graph again once this many changes reached it since the last save
 _SAVE_EVERY = 50_000
-# which rows a filter keeps is held, one byte per rowid, for this many filters (see _filter_mask)
-_FILTER_MASKS = 16
-
-
-@dataclass
-class _FilterRows:
-    """The current vectors of the committed rows a filter keeps, as of log position `seq`."""
-
-    index: ExactIndex
-    seq: int
-
-
-@dataclass
-class _FilterMask:
-    """Which committed rows a filter keeps (`keeps[rowid]`), as of log position `seq`."""
-
-    keeps: np.ndarray
-    seq: int
 
 
 @dataclass
@@ -143,8 +125,9 @@ class ColumnIndex:
         self._save_failed = False
         self._table, self._column = quote(spec.name), quote(vector.name)
         self.planner = FilterPlanner(self._table, self._column, options.exact_filter_rows)
-        self._filters: OrderedDict[tuple, _FilterRows] = OrderedDict()  # see _filter_rows()
-        self._masks: OrderedDict[tuple, _FilterMask] = OrderedDict()  # see _filter_mask()
+        self.filters = FilterCache(
+            self._table, options.filter_cache_rows, self._exact, self._stored, self._changes_since
+        )
 
     def _exact(self) -> ExactIndex:
         return ExactIndex(self.vector.dimensions, self.vector.distance)
@@ -235,8 +218,7 @@ class ColumnIndex:
         self._generation += 1
         self._touched, self._main_seq = None, None
         self.masked, self.delta = set(), self._exact()
-        self._filters.clear()
-        self._masks.clear()
+        self.filters.clear()
         loaded = self._load_file(conn) if from_file else None
         if loaded is not None:
             graph, seq, mark = loaded
@@ -439,7 +421,11 @@ class ColumnIndex:
         if where and matches is not None and (matches <= _CHEAP_SCAN_ROWS or fetch > self.main.breadth):
             return self._scan(conn, request, where, columns, cached=not in_transaction)
         # the rows a transaction changed are not in the mask: it checks them in SQL
-        keeps = self._filter_mask(conn, where) if where and plan.covered and not in_transaction else None
+        keeps = (
+            self.filters.mask(conn, where, self.seq)
+            if where and plan.covered and not in_transaction
+            else None
+        )
         while fetch <= max(limit, _MAX_GRAPH_SHARE * size):
             ids, found, farthest = self._candidates(request, fetch, overlay)
             if where:
@@ -506,7 +492,7 @@ class ColumnIndex:
         """Exact search over the rows `where` keeps. `cached`: from the filter's rows kept in memory
         (committed state only); else from the table as `conn` sees it."""
         if cached:
-            ids, found = self._filter_rows(conn, where).search(
+            ids, found = self.filters.rows(conn, where, self.seq).search(
                 request.query,
                 request.limit,
                 max_distance=request.max_distance,
@@ -516,93 +502,6 @@ class ColumnIndex:
             ids, vectors = self._stored(conn, where=where)
             found = distances(request.query, vectors, self.vector.distance)
         return self._nearest_rows(conn, request, ids, found, columns, quantized=False)
-
-    def _kept(self, cache: OrderedDict, key: tuple, conn: sqlite3.Connection) -> tuple[Any, set[int]] | None:
-        """A filter's entry in `cache` (now its most recently used) and the rows changed since its
-        `seq`, which the caller applies before it sets `seq`; None if there is none, or if the change
-        log no longer reaches back to it (the entry is then dropped)."""
-        entry = cache.get(key)
-        if entry is None:
-            return None
-        cache.move_to_end(key)
-        changed = self._changes_since(conn, entry.seq) if entry.seq != self.seq else set()
-        if changed is None:
-            del cache[key]
-            return None
-        return entry, changed
-
-    def _filter_rows(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> ExactIndex:
-        """The vectors of the rows `where` keeps, as of `seq`.
-
-        A shop searches the same few selective filters (a category, a brand) again and again, and
-        reading their rows' vectors from the table costs far more than scanning them: the rows of
-        the filters searched last are kept in memory, up to `options.filter_cache_rows` in all, and
-        brought up to date from the change log when next used.
-        """
-        key = (where[0], tuple(where[1]))
-        if (kept := self._kept(self._filters, key, conn)) is not None:
-            entry, changed = kept
-            if changed:
-                ids = sorted(changed)
-                entry.index.remove(np.array(ids, dtype=np.int64))
-                entry.index.upsert(*self._stored(conn, where=where, among=ids))
-            entry.seq = self.seq
-            return entry.index
-        index = self._exact()
-        index.upsert(*self._stored(conn, where=where))
-        if len(index) <= self.options.filter_cache_rows:
-            self._filters[key] = _FilterRows(index, self.seq)
-            held = sum(len(e.index) for e in self._filters.values())
-            while held > self.options.filter_cache_rows:
-                held -= len(self._filters.popitem(last=False)[1].index)
-        return index
-
-    def _filter_mask(self, conn: sqlite3.Connection, where: tuple[str, list[Any]]) -> np.ndarray | None:
-        """Which rows `where` keeps, as `keeps[rowid]`, as of `seq`; None if a rowid is negative.
-
-        Checking a broad filter's graph candidates in SQL reads each candidate's row (a random page
-        each: most of a 30% filter's search time at a million rows). For a filter an SQL index
-        answers alone (`Plan.covered`), the index lists its rows cheaply, so the rows the filters
-        searched last keep are held as one byte per rowid (1 MB per filter at a million rows, up to
-        `_FILTER_MASKS` filters) and brought up to date from the change log when next used.
-        """
-        key = (where[0], tuple(where[1]))
-        if (kept := self._kept(self._masks, key, conn)) is not None:
-            entry, changed = kept
-            if changed:
-                ids = np.array(sorted(changed), dtype=np.int64)
-                passing = self._rowids(conn, where, among=ids)
-                if len(passing) and passing[0] < 0:
-                    del self._masks[key]
-                    return None
-                if len(passing) and passing[-1] >= len(entry.keeps):  # new rows past the end
-                    grown = np.zeros(max(2 * len(entry.keeps), int(passing[-1]) + 1), dtype=bool)
-                    grown[: len(entry.keeps)] = entry.keeps
-                    entry.keeps = grown
-                entry.keeps[ids[(ids >= 0) & (ids < len(entry.keeps))]] = False
-                entry.keeps[passing] = True
-            entry.seq = self.seq
-            return entry.keeps
-        passing = self._rowids(conn, where)
-        if len(passing) and passing[0] < 0:
-            return None
-        keeps = np.zeros(int(passing[-1]) + 1 if len(passing) else 0, dtype=bool)
-        keeps[passing] = True
-        self._masks[key] = _FilterMask(keeps, self.seq)
-        while len(self._masks) > _FILTER_MASKS:
-            self._masks.popitem(last=False)
-        return keeps
-
-    def _rowids(
-        self, conn: sqlite3.Connection, where: tuple[str, list[Any]], among: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The sorted rowids of the rows `where` keeps (of those `among`, if given)."""
-        sql, params = f"SELECT rowid FROM {self._table} WHERE ({where[0]})", list(where[1])
-        if among is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(ids_json(among))
-        rows = conn.execute(sql, params).fetchall()
-        return np.sort(np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows)))
 
     def _passing(
         self,
@@ -618,7 +517,7 @@ class ColumnIndex:
             keep = np.zeros(len(ids), dtype=bool)
             keep[inside] = keeps[ids[inside]]
         elif len(ids):
-            keep = np.isin(ids, self._rowids(conn, where, among=ids))
+            keep = np.isin(ids, rowids(conn, self._table, where, among=ids))
         else:
             return ids, found
         return ids[keep], found[keep]
