@@ -247,3 +247,28 @@ def test_a_closed_database_refuses_use_and_keeps_no_connection(db_path):
         table.search(ORIGIN).limit(1).live()
     readers = getattr(db.backend, "_readers", None)
     assert readers is None or readers.qsize() == 0
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("rows", [20, 300])  # an exact index, and a graph (ann_min_rows=100)
+def test_a_row_gone_without_a_log_entry_never_leaves_a_page_short(db_path, rows, caplog):
+    db = livevec.connect(db_path, index_options=livevec.IndexOptions(ann_min_rows=100))
+    table = db.create_table(Point)
+    rng = np.random.default_rng(6)
+    table.insert([{"id": i, "kind": "a", "vec": v} for i, v in enumerate(far(rng, rows))])
+    table.insert([{"id": 1000 + i, "kind": "a", "vec": ORIGIN} for i in range(3)])
+    assert ids(table.search(ORIGIN).limit(5).to_list())[:3] == [1000, 1001, 1002]
+    other = sqlite3.connect(db_path, isolation_level=None)
+    # a client that removes livevec's trigger, then deletes: the log never hears of it
+    (trigger,) = other.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '_livevec_delete:%'"
+    ).fetchone()
+    other.execute(f'DROP TRIGGER "{trigger}"')
+    other.execute("DELETE FROM points WHERE id IN (1000, 1001)")
+    other.close()
+    found = table.search(ORIGIN).limit(5).to_list()
+    assert len(found) == 5 and 1000 not in ids(found) and ids(found)[0] == 1002
+    assert "gone without a change-log entry" in caplog.text
+    with db.transaction():  # inside a transaction too
+        assert len(table.search(ORIGIN).limit(5).to_list()) == 5
+    db.close()

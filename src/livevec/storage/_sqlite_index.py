@@ -69,6 +69,14 @@ _WAITING_ROWS = 1_000
 _SAVE_EVERY = 50_000
 
 
+class _GhostRowsError(Exception):
+    """Rows the index holds are gone from the table (see `ColumnIndex.search`)."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+        super().__init__(f"rows {ids[:10]} are gone")
+
+
 @dataclass
 class _Overlay:
     """Rows a search must take from its own connection rather than from the index (see module doc)."""
@@ -386,6 +394,46 @@ class ColumnIndex:
         """(row, distance) of the nearest rows, nearest first, plus any tied with the last; the
         caller breaks ties by key and cuts.
 
+        An entry whose row is gone without the log saying so (a ghost: a client dropped a trigger,
+        or a path of SQLite's that fires none) would leave a page short: it is dropped from the
+        index, with a warning, and the search runs again; inside a transaction, whose view the index
+        cannot take, the table is scanned instead.
+        """
+        for _ in range(3):
+            try:
+                return self._search(conn, request, where, columns, in_transaction=in_transaction)
+            except _GhostRowsError as ghosts:
+                logger.warning(
+                    "livevec: %d rows of %s.%s were gone without a change-log entry; dropped from its index",
+                    len(ghosts.ids),
+                    *self._names,
+                )
+                if in_transaction:
+                    break
+                self._forget(ghosts.ids)
+        return self._scan(conn, request, where or ("1", []), columns, cached=False)
+
+    def _forget(self, ids: list[int]) -> None:
+        """Drop rows that no longer exist from every part of the index (and the filters' caches)."""
+        array = np.array(ids, dtype=np.int64)
+        self.delta.remove(array)
+        if self.is_graph:
+            self.masked.update(array[self.main.contains(array)].tolist())
+        else:
+            self.main.remove(array)
+        self.filters.clear()
+
+    def _search(
+        self,
+        conn: sqlite3.Connection,
+        request: VectorSearch,
+        where: tuple[str, list[Any]] | None,
+        columns: str,
+        *,
+        in_transaction: bool,
+    ) -> list[tuple[tuple, float]]:
+        """See `search`.
+
         `where` is the filter's compiled SQL; `columns` the SQL list of columns each row carries.
         Outside a transaction the index first catches up with what `conn` sees; inside one, the
         rows the transaction changed come from `conn` (the overlay), and the index is left alone.
@@ -573,16 +621,19 @@ class ColumnIndex:
         if not len(ids):
             return []
         rows = conn.execute(
-            f"SELECT {self._column}, {columns} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?))",
+            f"SELECT rowid, {self._column}, {columns} FROM {self._table} "
+            "WHERE rowid IN (SELECT value FROM json_each(?))",
             [ids_json(ids)],
         ).fetchall()
-        vectors = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f4").reshape(len(rows), -1)
+        if len(rows) < len(ids):  # every candidate is a row with a vector, unless it is a ghost
+            raise _GhostRowsError(sorted(set(ids.tolist()) - {row[0] for row in rows}))
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), -1)
         exact = distances(request.query, vectors, self.vector.distance)
         at, exact = within_bounds(
             np.arange(len(rows)), exact, request.max_distance, request.min_distance, 0.0
         )
         at, exact = nearest(at, exact, request.limit)
-        return [(rows[i][1:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
+        return [(rows[i][2:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
 
 
 def _release_freed_memory() -> None:
