@@ -109,6 +109,19 @@ class Database:
             raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
         self.backend.drop_table(name)
 
+    def wait_for_indexes(self) -> None:
+        """Block until every vector column's index is complete: after a bulk load, before measuring.
+
+        On SQLite a column's graph is built in the background as rows arrive (and at the first
+        search of a column this process has not written); this loads every column that is not
+        loaded yet and moves every waiting row into its graph. Searches never need it: they are
+        exact meanwhile, only slower. On PostgreSQL, pgvector's indexes are complete at each commit.
+
+            table.insert(rows)          # a large load
+            db.wait_for_indexes()       # the graphs are built
+        """
+        self.backend.wait_for_indexes()
+
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside the block commit together or not at all."""
         return self.backend.transaction()

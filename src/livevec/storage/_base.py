@@ -210,6 +210,11 @@ class Backend(ABC):
         """The newest change's seq (0 when none): where a new follower starts."""
 
     @abstractmethod
+    def wait_for_indexes(self) -> None:
+        """Return once every vector column's index is complete, as searches will use it. A store
+        whose indexes are built inside each write (PostgreSQL's) has nothing to wait for."""
+
+    @abstractmethod
     def publish_followers(self) -> None:
         """Record, for writers in other processes, the position of this process's slowest follower
         (see `_changelog`); a store that would have to wait to write it skips it this time."""

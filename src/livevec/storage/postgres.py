@@ -321,6 +321,9 @@ class PostgresBackend(Backend):
             self._change_listener.close()
         self._pool.close()
 
+    def wait_for_indexes(self) -> None:
+        """Nothing waits: pgvector's HNSW indexes take each row inside the write's own transaction."""
+
     def in_transaction(self) -> bool:
         return getattr(self._local, "conn", None) is not None
 

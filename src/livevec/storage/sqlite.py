@@ -161,6 +161,7 @@ class SQLiteBackend(Backend):
         self._builder = _IndexBuilder(self)
         self._commits = threading.Condition()  # notified after each of our commits
         self._commit_count = 0
+        self._written: dict[str, TableSpec] = {}  # tables inserted into by the open transaction
         self.followers = _changelog.Followers()
         self._published: tuple[int | None, float] = (None, 0.0)  # (position, time) last published
         self._closed = False
@@ -259,6 +260,7 @@ class SQLiteBackend(Backend):
             if depth == 0:
                 self._begin()
                 self._writer_thread, self._aborted = threading.get_ident(), None
+                self._written = {}
             else:
                 self._execute(f"SAVEPOINT lv{depth}")
             self._depth += 1
@@ -318,10 +320,18 @@ class SQLiteBackend(Backend):
 
     def _after_commit(self) -> None:
         """The write reaches every loaded index before the call that made it returns; a failure
-        here must not turn the committed write into an error: the next search catches up."""
+        here must not turn the committed write into an error: the next search catches up.
+
+        A column written for the first time in this process is loaded now rather than at its first
+        search: its graph is built while the rows arrive, on the builder thread, so that a load
+        ends with its graph nearly complete."""
         with self._commits:  # followers in this process (live queries, /events) read it at once
             self._commit_count += 1
             self._commits.notify_all()
+        written, self._written = self._written, {}
+        for spec in written.values():
+            for vector in spec.vectors:
+                self._column_index(spec, vector)
         for column in list(self._indexes.values()):
             try:
                 with column.lock:
@@ -491,6 +501,8 @@ class SQLiteBackend(Backend):
         types = spec.write_types()
         keys = []
         with self.transaction():
+            if spec.vectors:
+                self._written[spec.name] = spec
             for row in rows:
                 names = [n for n in row if not (n == pk and row[n] is None)]
                 sql = (
@@ -584,7 +596,19 @@ class SQLiteBackend(Backend):
         return list(zip(rows, (distance for _, distance in found), strict=True))
 
     def wait_for_indexes(self) -> None:
-        """Move every row waiting in a loaded column into its graph now (benchmarks and tests)."""
+        """Return once every vector column of every table is indexed as a search would find it:
+        loaded (caught up with the log) and every waiting row in its graph, whatever the state
+        (never searched, built in the background, rows waiting)."""
+        for name in self.table_names():
+            spec = self.load_spec(name)
+            for vector in spec.vectors if spec else []:
+                column = self._column_index(spec, vector)
+                with self._reader() as conn, column.lock:
+                    conn.execute("BEGIN")
+                    try:
+                        column.catch_up(conn)
+                    finally:
+                        conn.execute("COMMIT")
         for column in list(self._indexes.values()):
             column.flush()
 

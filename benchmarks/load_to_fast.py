@@ -1,0 +1,124 @@
+"""From the end of a load to searches on a complete graph: livevec beside raw usearch's own build.
+
+    .venv/bin/python benchmarks/load_to_fast.py --rows 100000 [--batch 10000] [--dims 384]
+
+A new user's way: insert the rows in batches (vectors given, so no model runs), then search. For
+livevec it prints the load time, the time from the end of the load until the column's graph is
+complete (`db.wait_for_indexes()` after one search, which works on any livevec version) and the
+search latency meanwhile; for raw usearch, the time to build a graph of the same vectors with the same
+parameters on every core. The ratio is the issue's goal (at most 1.25). Vectors are synthetic: 1,000
+clustered directions plus noise (seeded), unit length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+import livevec
+from livevec import EmbeddingFunction, Field, TableModel
+from livevec.embeddings import EmbeddingProvider
+
+
+class GivenVectors(EmbeddingProvider):
+    dimensions = 384
+
+    def embed(self, texts):
+        raise AssertionError("the rows bring their vectors")
+
+
+def vectors(n: int, dims: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, dims)).astype(np.float32)
+    x = centres[rng.integers(0, 1000, n)] + 0.6 * rng.standard_normal((n, dims)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def livevec_run(data: np.ndarray, batch: int, folder: Path) -> dict[str, float]:
+    class Row(TableModel):
+        __tablename__ = "rows"
+        id: int = Field(primary_key=True)
+        vec: list[float] | None = EmbeddingFunction("given/x").VectorField(None)
+
+    db = livevec.connect(folder / "load.db")
+    table = db.create_table(Row)
+    started = time.perf_counter()
+    for start in range(0, len(data), batch):
+        chunk = data[start : start + batch]
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(chunk)])
+    loaded = time.perf_counter()
+    queries = vectors(200, data.shape[1], seed=1)
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def search_meanwhile() -> None:
+        i = 0
+        while not done.is_set():
+            t = time.perf_counter()
+            table.search(queries[i % len(queries)]).limit(10).to_list()
+            latencies.append(time.perf_counter() - t)
+            i += 1
+
+    first = time.perf_counter()
+    table.search(queries[0]).limit(10).to_list()  # a livevec before 0.2 loads the column only here
+    first = time.perf_counter() - first
+    searcher = threading.Thread(target=search_meanwhile)
+    searcher.start()
+    db.backend.wait_for_indexes()
+    complete = time.perf_counter()
+    done.set()
+    searcher.join()
+    after = []
+    for q in queries[:100]:
+        t = time.perf_counter()
+        table.search(q).limit(10).to_list()
+        after.append(time.perf_counter() - t)
+    db.close()
+    return {
+        "load s": loaded - started,
+        "first search ms": 1000 * first,
+        "load end to complete graph s": complete - loaded,
+        "searches meanwhile": len(latencies),
+        "p50 meanwhile ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p50 after ms": 1000 * statistics.median(after),
+    }
+
+
+def usearch_build(data: np.ndarray) -> float:
+    from usearch.index import Index
+
+    index = Index(ndim=data.shape[1], metric="cos", dtype="f16", connectivity=32, expansion_add=128)
+    started = time.perf_counter()
+    index.add(np.arange(len(data)), data, threads=0)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--dims", type=int, default=384)
+    args = parser.parse_args()
+    GivenVectors.dimensions = args.dims
+    livevec.register_provider("given", GivenVectors)
+    data = vectors(args.rows, args.dims)
+    with tempfile.TemporaryDirectory() as folder:
+        mine = livevec_run(data, args.batch, Path(folder))
+    raw = usearch_build(data)
+    print(f"rows {args.rows}, batches of {args.batch}, {args.dims} dimensions")
+    for name, value in mine.items():
+        print(f"  livevec {name}: {value:.2f}")
+    print(f"  raw usearch build on every core s: {raw:.2f}")
+    print(
+        f"  ratio (livevec load end to complete graph / raw build): {mine['load end to complete graph s'] / raw:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

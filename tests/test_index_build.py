@@ -1,0 +1,116 @@
+"""A column's graph is built while rows arrive, and `db.wait_for_indexes()` means what it says in
+every state (issue 25): never loaded, loaded while a build runs, rows waiting after a build. A search
+at any point of a build returns what an exact scan returns."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import livevec
+from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
+from livevec.storage.vector_index import distances
+
+from . import given_vectors
+
+exec(given_vectors.source("given16b", 16))
+
+# a graph from 500 rows; f32 and a wide search, so that the graph answers as an exact scan would
+OPTIONS = IndexOptions(ann_min_rows=500, precision="f32", expansion_search=256)
+pytestmark = pytest.mark.backends("sqlite")
+
+
+class Point(TableModel):
+    __tablename__ = "points"
+    id: int = Field(primary_key=True)
+    vec: list[float] | None = EmbeddingFunction("given16b/x").VectorField(None)
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.standard_normal((n, 16)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def column(db):
+    ((_, index),) = db.backend._indexes.items()
+    return index
+
+
+def exact_ids(vectors: np.ndarray, query: np.ndarray, k: int, start: int = 0) -> list[int]:
+    found = distances(query, vectors, "cosine")
+    order = np.lexsort((np.arange(len(found)), found))[:k]
+    return [start + int(i) for i in order]
+
+
+def test_writing_rows_starts_their_graph_before_any_search(db_path):
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(0)
+    vectors = unit(rng, 3000)
+    for start in range(0, 3000, 1000):
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 1000])])
+    index = column(db)  # loaded by the writes, though nothing searched
+    assert index.is_graph
+    db.wait_for_indexes()
+    assert index.pending == 0 and len(index.main) == 3000
+    query = unit(rng, 1)[0]
+    assert [r["id"] for r in table.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
+    db.close()
+
+
+def test_wait_for_indexes_loads_a_column_this_process_never_touched(db_path):
+    rng = np.random.default_rng(1)
+    vectors = unit(rng, 2000)
+    with livevec.connect(db_path, index_options=livevec.IndexOptions(persist=False)) as db:
+        db.create_table(Point).insert([{"id": i, "vec": v} for i, v in enumerate(vectors)])
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    assert db.backend._indexes == {}
+    db.wait_for_indexes()  # before any search: it loads, then builds
+    index = column(db)
+    assert index.is_graph and index.pending == 0 and len(index.main) == 2000
+    db.wait_for_indexes()  # and again, with nothing to do
+    db.close()
+
+
+def test_searches_during_a_build_equal_an_exact_scan(db_path):
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(2)
+    vectors = unit(rng, 6000)
+    queries = unit(rng, 30)
+    stop = threading.Event()
+    mismatches: list = []
+    committed, begun = [0], [0]  # rows whose insert returned; rows whose insert began
+    during: list[bool] = []  # for each search: were rows waiting for the graph?
+
+    def search_all_the_time() -> None:
+        rounds = 0
+        while not stop.is_set():
+            low = committed[0]
+            q = queries[rounds % len(queries)]
+            got = [r["id"] for r in table.search(q).limit(5).to_list()]
+            high = begun[0]
+            # the search saw the rows of some whole number of batches between the two
+            if got not in [exact_ids(vectors[:n], q, 5) for n in range(low, high + 1, 600)]:
+                mismatches.append((low, high, got))
+            rounds += 1
+            during.append(column(db).pending > 0)
+
+    searcher = threading.Thread(target=search_all_the_time)
+    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:600])])
+    committed[0] = begun[0] = 600
+    searcher.start()
+    for start in range(600, 6000, 600):
+        begun[0] = start + 600
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 600])])
+        committed[0] = start + 600
+    db.wait_for_indexes()
+    stop.set()
+    searcher.join(60)
+    assert not mismatches, mismatches[:3]
+    assert any(during), "no search ran while rows waited for the graph"
+    for q in queries:
+        assert [r["id"] for r in table.search(q).limit(5).to_list()] == exact_ids(vectors, q, 5)
+    db.close()
