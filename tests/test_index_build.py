@@ -1,6 +1,6 @@
-"""A column's graph is built while rows arrive, and `db.wait_for_indexes()` means what it says in
-every state (issue 25): never loaded, loaded while a build runs, rows waiting after a build. A search
-at any point of a build returns what an exact scan returns."""
+"""`db.wait_for_indexes()` means what it says in every state (issue 25): never loaded, loaded while a
+build runs, rows waiting after a build; and a search at any point of a build returns what an exact
+scan returns."""
 
 from __future__ import annotations
 
@@ -44,17 +44,16 @@ def exact_ids(vectors: np.ndarray, query: np.ndarray, k: int, start: int = 0) ->
     return [start + int(i) for i in order]
 
 
-def test_writing_rows_starts_their_graph_before_any_search(db_path):
+def test_wait_for_indexes_after_writes_completes_the_graph(db_path):
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)
     rng = np.random.default_rng(0)
     vectors = unit(rng, 3000)
     for start in range(0, 3000, 1000):
         table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 1000])])
-    index = column(db)  # loaded by the writes, though nothing searched
-    assert index.is_graph
-    db.wait_for_indexes()
-    assert index.pending == 0 and len(index.main) == 3000
+    db.wait_for_indexes()  # nothing searched yet
+    index = column(db)
+    assert index.is_graph and index.pending == 0 and len(index.main) == 3000
     query = unit(rng, 1)[0]
     assert [r["id"] for r in table.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
     db.close()

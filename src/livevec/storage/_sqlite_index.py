@@ -19,12 +19,13 @@ start it is loaded only if it can be trusted, else the column is rebuilt from th
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,10 @@ class ColumnIndex:
         self.vector = vector
         self.options = options
         self.lock = threading.Lock()
+        # searches waiting for `lock`: the builder lets them in before its next slice (a lock is
+        # not fair: a thread that releases it and asks again at once usually gets it back)
+        self._waiting = 0
+        self._queue = threading.Condition()
         self.main: VectorIndex = self._exact()
         self.delta = self._exact()
         self.masked: set[int] = set()
@@ -326,8 +331,29 @@ class ColumnIndex:
         if not self.delta:
             self.delta = self._exact()  # give back the memory of a large backlog
             self._main_seq = (self.seq, self.mark)
-        elapsed = time.perf_counter() - started
-        self._slice = int(min(128, max(1, self._slice * _SLICE_SECONDS / max(elapsed, 1e-4))))
+        elapsed = max(time.perf_counter() - started, 1e-4)
+        self._slice = int(min(128, max(1, self._slice * _SLICE_SECONDS / elapsed)))
+
+    @contextlib.contextmanager
+    def searching(self) -> Iterator[None]:
+        """Hold `lock` for a search, ahead of the builder's next slice."""
+        with self._queue:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._queue:
+                self._waiting -= 1
+                self._queue.notify_all()
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def let_searches_in(self, timeout: float = 0.05) -> None:
+        """Wait (up to `timeout` seconds) until no search waits for the lock (the builder, between slices)."""
+        with self._queue:
+            self._queue.wait_for(lambda: self._waiting == 0, timeout)
 
     def settle(self, max_rows: int = 5_000) -> None:
         """Put every waiting row into the graph at once, on every core, if there are at most

@@ -161,7 +161,6 @@ class SQLiteBackend(Backend):
         self._builder = _IndexBuilder(self)
         self._commits = threading.Condition()  # notified after each of our commits
         self._commit_count = 0
-        self._written: dict[str, TableSpec] = {}  # tables inserted into by the open transaction
         self.followers = _changelog.Followers()
         self._published: tuple[int | None, float] = (None, 0.0)  # (position, time) last published
         self._closed = False
@@ -260,7 +259,6 @@ class SQLiteBackend(Backend):
             if depth == 0:
                 self._begin()
                 self._writer_thread, self._aborted = threading.get_ident(), None
-                self._written = {}
             else:
                 self._execute(f"SAVEPOINT lv{depth}")
             self._depth += 1
@@ -320,18 +318,10 @@ class SQLiteBackend(Backend):
 
     def _after_commit(self) -> None:
         """The write reaches every loaded index before the call that made it returns; a failure
-        here must not turn the committed write into an error: the next search catches up.
-
-        A column written for the first time in this process is loaded now rather than at its first
-        search: its graph is built while the rows arrive, on the builder thread, so that a load
-        ends with its graph nearly complete."""
+        here must not turn the committed write into an error: the next search catches up."""
         with self._commits:  # followers in this process (live queries, /events) read it at once
             self._commit_count += 1
             self._commits.notify_all()
-        written, self._written = self._written, {}
-        for spec in written.values():
-            for vector in spec.vectors:
-                self._column_index(spec, vector)
         for column in list(self._indexes.values()):
             try:
                 with column.lock:
@@ -501,8 +491,6 @@ class SQLiteBackend(Backend):
         types = spec.write_types()
         keys = []
         with self.transaction():
-            if spec.vectors:
-                self._written[spec.name] = spec
             for row in rows:
                 names = [n for n in row if not (n == pk and row[n] is None)]
                 sql = (
@@ -575,7 +563,7 @@ class SQLiteBackend(Backend):
         with self._reader() as conn:
             in_transaction = self._in_transaction()
             try:
-                with column.lock:
+                with column.searching():
                     # the snapshot starts under the lock: it is at least as new as the index
                     if not in_transaction:
                         conn.execute("BEGIN")
@@ -977,7 +965,8 @@ class _IndexBuilder:
                 except Exception:  # the thread must outlive any one column's trouble
                     logger.exception("livevec: building the index of %s.%s failed", *column._names)
                     time.sleep(1.0)
-                time.sleep(0)  # let searches take the lock between slices
+                column.let_searches_in()
+                time.sleep(0)
             if not worked:
                 self._wakeup.wait(1.0)
                 self._wakeup.clear()
