@@ -25,6 +25,7 @@ from ._events import ChangeBroadcaster
 from ._models import problems
 from ._security import LOOPBACK, Guard, Hosts, check_token, documented_content_type, inline_script_policy
 from ._shop import Shop
+from ._workers import Workers
 from .routes import events, products, search, service, shoppers
 
 STATIC = Path(str(resources.files("livevec.web") / "static"))
@@ -59,8 +60,11 @@ def create_app(
         # load the model now rather than on the first shopper's request
         await asyncio.to_thread(table.embedding_function("description_vec").embed_query, "warm up")
         recommender = await asyncio.to_thread(Recommender, table)
-        broadcaster = ChangeBroadcaster(db, table, recommender=recommender, poll_interval=poll_interval)
-        app.state.shop = Shop(db, table, recommender, broadcaster)
+        workers = Workers()
+        broadcaster = ChangeBroadcaster(
+            db, table, recommender=recommender, poll_interval=poll_interval, workers=workers
+        )
+        app.state.shop = Shop(db, table, recommender, broadcaster, workers)
         poller = asyncio.create_task(broadcaster.run())
         try:
             yield
@@ -68,6 +72,7 @@ def create_app(
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            workers.shutdown()
             db.close()
 
     app = FastAPI(

@@ -23,6 +23,7 @@ from .._errors import ChangeLogGapError
 from .._table import Table
 from ..recommend import Recommender
 from ..storage import Change
+from ._workers import Workers, run
 
 _OPS = {"insert": "created", "update": "updated", "delete": "deleted", "reset": "reset"}
 _BATCH = 1000
@@ -44,12 +45,14 @@ class ChangeBroadcaster:
         recommender: Recommender | None = None,
         poll_interval: float = 0.2,
         queue_size: int = 2000,
+        workers: Workers | None = None,
     ) -> None:
         self.db = db
         self.table = table
         self.recommender = recommender
         self.poll_interval = poll_interval
         self.queue_size = queue_size
+        self._workers = workers or Workers()
         self._subscribers: set[Subscription] = set()
         self._closed = False
 
@@ -140,13 +143,13 @@ class ChangeBroadcaster:
         while True:
             try:
                 if since is None:
-                    since = await asyncio.to_thread(self.db.last_change)
+                    since = await run(self._workers.feed, self.db.last_change)
                 followers.move(follower, since)
-                events, since = await asyncio.to_thread(self.events_since, since)
+                events, since = await run(self._workers.feed, self.events_since, since)
                 for event in events:
                     self._publish(event)
                 if not events:  # on PostgreSQL a NOTIFY from any instance ends the wait at once
-                    await asyncio.to_thread(self.db.wait_for_change, since, self.poll_interval)
+                    await run(self._workers.feed, self.db.wait_for_change, since, self.poll_interval)
             except Exception:  # a locked or unreachable database must not end live updates for good
                 if not delay:  # once per outage, not at every attempt
                     logger.warning(
@@ -196,7 +199,7 @@ class ChangeBroadcaster:
         last = since if since is not None else 0
         # the queue was subscribed before this replay, so no change falls between the two
         while since is not None:
-            events, reached = await asyncio.to_thread(self.events_since, last)
+            events, reached = await run(self._workers.streams, self.events_since, last)
             for event in events:
                 yield event
             if reached == last:

@@ -12,6 +12,7 @@ from .._table import Table
 from ..demo import Product
 from ..recommend import Recommender, User
 from ._events import ChangeBroadcaster
+from ._workers import Workers
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Shop:
     table: Table
     recommender: Recommender
     changes: ChangeBroadcaster
+    workers: Workers
 
 
 def _shop(request: Request) -> Shop:

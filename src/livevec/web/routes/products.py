@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -23,6 +22,7 @@ from .._models import (
 )
 from .._security import IMPORT_PATH, catalog_writer
 from .._shop import ShopDep, existing_product
+from .._workers import run
 
 reads = APIRouter(prefix="/products", tags=["products"])
 writes = APIRouter(
@@ -116,8 +116,8 @@ async def import_products(shop: ShopDep, request: Request) -> dict[str, int]:
     body = await request.body()
     csv = request.headers.get("content-type", "").lower().startswith("text/csv")
     # parsing, and embedding the new descriptions, take a while: the event loop goes on meanwhile
-    rows = await asyncio.to_thread(parse_import, body, "csv" if csv else "jsonl")
-    return await asyncio.to_thread(_upsert, shop.table, rows)
+    rows = await run(shop.workers.imports, parse_import, body, "csv" if csv else "jsonl")
+    return await run(shop.workers.imports, _upsert, shop.table, rows)
 
 
 def _upsert(table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ from ...recommend import Recommendation
 from ...search import Search, SearchType
 from .._models import RecommendedProduct, ScoredProduct, problems
 from .._shop import Shop, ShopDep, existing_product
+from .._workers import open_handle
 from .products import Price, product_filters
 
 router = APIRouter(tags=["recommendations"])
@@ -189,7 +189,10 @@ async def recommendations_stream(
 
     Streams with the same parameters share one evaluation on the server.
     """
-    live, items = await asyncio.to_thread(_open_live, shop, options, target, diversity)
+    # opened on the streams' own threads; a client gone before it is open leaves nothing behind
+    live, items = await open_handle(
+        shop.workers.streams, lambda: _open_live(shop, options, target, diversity)
+    )
     try:
         yield ServerSentEvent(comment="recommendations follow", retry=1000)
         async for result in live.changes():

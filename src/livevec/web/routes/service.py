@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from .._models import AuthStatus, Status, problems
 from .._security import OPTIONAL_TOKEN, Credentials, holds_token
 from .._shop import ShopDep
+from .._workers import run
 
 router = APIRouter(tags=["service"])
 READY_TIMEOUT = 5.0  # seconds the database has to answer /readyz
@@ -25,9 +26,12 @@ def healthz() -> dict[str, Any]:
 async def readyz(shop: ShopDep) -> dict[str, Any]:
     """The database answers a cheap query (where its change log ends) within 5 s; 503 while it does not."""
     try:
-        await asyncio.wait_for(asyncio.to_thread(shop.db.last_change), READY_TIMEOUT)
+        await asyncio.wait_for(run(shop.workers.probe, shop.db.last_change), READY_TIMEOUT)
+    except TimeoutError:
+        raise HTTPException(503, f"the database does not answer within {READY_TIMEOUT:g} s") from None
     except Exception as exc:  # whatever the reason, not ready: say which
-        raise HTTPException(503, f"the database does not answer: {exc or type(exc).__name__}") from None
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise HTTPException(503, f"the database does not answer: {reason}") from None
     return {"status": "ready"}
 
 
