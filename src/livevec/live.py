@@ -369,6 +369,8 @@ class LiveQueries:
         while not self._stopped:
             try:
                 self._db.publish_followers()  # writes only when due
+                if self._db.closed:  # closed under us (close_live_queries stops us first, normally)
+                    return
                 try:
                     changes = self._db.changes(self._since, _BATCH)
                 except ChangeLogGapError:
@@ -424,8 +426,14 @@ _registries_lock = threading.Lock()
 
 
 def live_queries(backend: Backend) -> LiveQueries:
-    """The live queries of this store (one follower thread per open database)."""
+    """The live queries of this store (one follower thread per open database).
+
+    Raises:
+        DatabaseClosedError: the store was closed.
+    """
     with _registries_lock:
+        if backend.closed:
+            raise DatabaseClosedError(f"the database {backend.url!r} is closed")
         registry = _registries.get(backend)
         if registry is None:
             registry = _registries[backend] = LiveQueries(backend)

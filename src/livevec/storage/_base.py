@@ -84,6 +84,11 @@ class Backend(ABC):
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """Was `close()` called? A closed store refuses every use (`DatabaseClosedError`)."""
+
     @abstractmethod
     def in_transaction(self) -> bool:
         """Is the calling thread inside its own `transaction()`?"""

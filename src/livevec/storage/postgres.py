@@ -324,6 +324,10 @@ class PostgresBackend(Backend):
     def wait_for_indexes(self) -> None:
         """Nothing waits: pgvector's HNSW indexes take each row inside the write's own transaction."""
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def in_transaction(self) -> bool:
         return getattr(self._local, "conn", None) is not None
 

@@ -248,6 +248,10 @@ class SQLiteBackend(Backend):
         """Is this thread inside its own `transaction()`?"""
         return self._writer_thread == threading.get_ident()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def in_transaction(self) -> bool:
         return self._in_transaction()
 

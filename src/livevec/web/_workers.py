@@ -58,10 +58,13 @@ async def open_handle(
     (the client went away while the stream was starting), the handle is closed as soon as the
     opener returns it: nothing it opened outlives the request."""
     future: Future = pool.submit(opener)
+    waited = asyncio.wrap_future(future)
     try:
-        return await asyncio.shield(asyncio.wrap_future(future))
+        return await asyncio.shield(waited)
     except asyncio.CancelledError:
         future.add_done_callback(_close_abandoned)
+        # nobody awaits it any more: its outcome is taken here (a closing server's error is no news)
+        waited.add_done_callback(lambda done: done.cancelled() or done.exception())
         raise
 
 
