@@ -7,7 +7,6 @@ step with the table; the index only answers "which ids are nearest to this vecto
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,10 +277,8 @@ _TOLERANCE = {"f32": 0.0, "f16": 0.002, "i8": 0.03}
 
 
 def _usearch_index() -> type:
-    """usearch's Index class. ONNX Runtime (the local model's) must be imported first when it is
-    installed: imported after usearch's extension (2.26), it crashes the process (SIGSEGV)."""
-    if importlib.util.find_spec("onnxruntime") is not None:
-        import onnxruntime  # noqa: F401
+    """usearch's Index class, imported when a column first needs a graph (usearch is below 2.26.2:
+    later releases crash an ONNX Runtime imported after them; see tests/test_import_order.py)."""
     from usearch.index import Index
 
     return Index
