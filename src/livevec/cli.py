@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 
 import click
 
-from ._copy import copy_table
-from ._database import connect
 from ._errors import LivevecError, TableExistsError
-from .demo import open_shop
+
+# the library is imported by the commands that use it, not here: `livevec --help` starts at once
 
 
 @click.group()
@@ -30,6 +29,8 @@ def cli() -> None:
 @click.option("--max-price", type=float, help="only products up to this price")
 def recommend(profile: str, db_path: str, limit: int, max_price: float | None) -> None:
     """Print the products nearest to PROFILE (loads the demo catalog on first run)."""
+    from .demo import open_shop
+
     _, table = open_shop(db_path)
     search = table.search(profile).limit(limit)
     if max_price is not None:
@@ -114,6 +115,8 @@ def demo(db_path: Path | None, embed_fields: str, **server: Any) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if not db_path.exists():
         click.echo(f"First run: loading the demo catalog into {db_path} (embedding takes a minute)...")
+    from .demo import open_shop
+
     db, _ = open_shop(db_path, [f.strip() for f in embed_fields.split(",") if f.strip()])
     db.close()
     web.serve(db_path, **server, on_ready=_announce(db_path))
@@ -163,6 +166,9 @@ def copy(source: str, target: str, tables: tuple[str, ...], overwrite: bool, bat
         and not Path(source.removeprefix("sqlite:///")).exists()
     ):
         raise click.BadParameter(f"no database file {source!r}", param_hint="SOURCE")
+    from ._copy import copy_table
+    from ._database import connect
+
     with connect(source) as src, connect(target) as dst:
         names = list(tables) or src.tables()
         for name in names:
@@ -202,6 +208,8 @@ def reembed(
 
     if "://" not in db_url and not Path(db_url.removeprefix("sqlite:///")).is_file():
         raise click.BadParameter(f"no database file {db_url!r}", param_hint="DB")
+    from ._database import connect
+
     with connect(db_url) as db:
         table = db.open_table(table_name)
         embedding = None

@@ -77,12 +77,10 @@ class OnnxModel:
     """Encodes texts like `SentenceTransformer.encode`, with the transformer run by ONNX Runtime."""
 
     def __init__(self, steps: dict[str, Any]) -> None:
-        from transformers import AutoTokenizer
-
         self.steps = steps
         self.transformer_dir = Path(steps["transformer"])
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.transformer_dir), local_files_only=True)
-        self.max_length = steps["max_length"] or min(self.tokenizer.model_max_length, 512)
+        self.max_length = steps["max_length"] or min(_model_max_length(self.transformer_dir), 512)
+        self.tokenizer = _tokenizer(self.transformer_dir, self.max_length)
         self.path = cache_dir() / "onnx" / f"{self.transformer_dir.resolve().name}-{self._key()}.onnx"
         self._lock = threading.Lock()
         self.session = self._session()
@@ -123,10 +121,11 @@ class OnnxModel:
     def _export(self) -> None:
         """Export the transformer from its PyTorch weights (needs torch, once per model and machine)."""
         import torch
-        from transformers import AutoModel
+        from transformers import AutoModel, AutoTokenizer
 
         model = AutoModel.from_pretrained(str(self.transformer_dir), local_files_only=True).eval()
-        names = list(self.tokenizer("an example", return_tensors="pt").keys())
+        tokenizer = AutoTokenizer.from_pretrained(str(self.transformer_dir), local_files_only=True)
+        names = list(tokenizer("an example", return_tensors="pt").keys())
 
         class LastHiddenState(torch.nn.Module):
             # the exporter passes inputs by position; the model's forward takes them by name
@@ -137,7 +136,7 @@ class OnnxModel:
             def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
                 return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-        example = self.tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")
+        example = tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")
         axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
@@ -160,6 +159,18 @@ class OnnxModel:
         finally:
             temp.unlink(missing_ok=True)
 
+    def _tokens(self, texts: list[str]) -> tuple[int, dict[str, np.ndarray]]:
+        """(how many texts were cut to `max_length`, the model's inputs): padded to the longest text
+        of the batch, as transformers' `padding=True, truncation=True` does."""
+        encodings = self.tokenizer.encode_batch(texts)
+        cut = sum(1 for e in encodings if e.overflowing)
+        columns = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return cut, {name: columns[name] for name in self.input_names}
+
     def encode(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, int]:
         """One float32 vector per text, in order, and how many texts were cut to `max_length` tokens.
 
@@ -179,11 +190,7 @@ class OnnxModel:
     def _encode_batch(self, texts: list[str]) -> tuple[np.ndarray, int]:
         if self.steps["lower_case"]:
             texts = [t.lower() for t in texts]
-        tokens = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-        )
-        cut = truncated(tokens)
-        feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self.input_names}
+        cut, feed = self._tokens(texts)
         with self._lock:  # one run at a time: ONNX Runtime already uses every core for one batch
             hidden = self.session.run(None, feed)[0]
         if self.steps["pooling"] == "cls":
@@ -200,3 +207,34 @@ def truncated(tokens: Any) -> int:
     """How many texts a tokenizer call cut: the fast (Rust) tokenizer keeps what it cut off each text
     in `overflowing` at no extra cost. A slow (Python) tokenizer keeps nothing: 0."""
     return sum(1 for encoding in tokens.encodings or () if encoding.overflowing)
+
+
+def _tokenizer(model_dir: Path, max_length: int) -> Any:
+    """The model's fast tokenizer from its `tokenizer.json`, with the `tokenizers` library alone:
+    transformers' AutoTokenizer wraps the same one but imports PyTorch, which made a fresh process's
+    first embedding take 2 s instead of a few tenths."""
+    from tokenizers import Tokenizer
+
+    path = model_dir / "tokenizer.json"
+    if not path.is_file():
+        raise EmbeddingError(f"{model_dir} has no tokenizer.json: the ONNX runtime needs a fast tokenizer")
+    tokenizer = Tokenizer.from_file(str(path))
+    # the file may fix its own lengths (all-MiniLM-L6-v2's pads and cuts to 128): the model's window
+    # is `max_length`, and a batch is padded to its longest text
+    pad = _pad_token(model_dir)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad) or 0, pad_token=pad)
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def _model_max_length(model_dir: Path) -> int:
+    config_path = model_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    return int(config.get("model_max_length") or 512)
+
+
+def _pad_token(model_dir: Path) -> str:
+    config_path = model_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    pad = config.get("pad_token") or "[PAD]"
+    return pad["content"] if isinstance(pad, dict) else pad
