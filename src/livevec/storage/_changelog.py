@@ -61,3 +61,20 @@ class Followers:
         """The position the slowest follower has read through; None when there is none."""
         with self._lock:
             return min(self._positions.values(), default=None)
+
+
+def publish_due(lowest: int | None, published: tuple[int | None, float], now: float) -> bool:
+    """Must this process's slowest follower position be written again? `published` is (position,
+    time) of the last write: when the position moved, or the last write is getting old."""
+    position, at = published
+    return lowest != position or now - at >= PUBLISH_SECONDS
+
+
+def prune_bound(newest: int, pruned: int | None, slowest: int | None) -> int | None:
+    """The position to prune the log through (entries at or below it go), or None to keep it all:
+    the newest `KEEP` entries stay, and everything after the slowest live follower (`slowest`,
+    None when none is registered)."""
+    bound = newest - KEEP
+    if slowest is not None:
+        bound = min(bound, slowest)
+    return bound if bound > (pruned or 0) else None

@@ -850,14 +850,12 @@ class PostgresBackend(Backend):
         newest, pruned = conn.execute(
             "SELECT coalesce((SELECT max(seq) FROM _livevec_changes), 0), (SELECT seq FROM _livevec_log_pruned)"
         ).fetchone()
-        bound = newest - _changelog.KEEP
-        if bound <= (pruned or 0):
+        if _changelog.prune_bound(newest, pruned, None) is None:  # nothing to prune: no more reads
             return
         conn.execute("DELETE FROM _livevec_followers WHERE seen < %s", (now - _changelog.ALIVE_SECONDS,))
         slowest = conn.execute("SELECT min(seq) FROM _livevec_followers").fetchone()[0]
-        if slowest is not None:
-            bound = min(bound, slowest)
-        if bound <= (pruned or 0):
+        bound = _changelog.prune_bound(newest, pruned, slowest)
+        if bound is None:
             return
         conn.execute("DELETE FROM _livevec_changes WHERE seq <= %s", (bound,))
         conn.execute("UPDATE _livevec_log_pruned SET seq = %s", (bound,))
@@ -865,8 +863,7 @@ class PostgresBackend(Backend):
     def _publish_followers(self, conn: psycopg.Connection, now: float) -> None:
         """Record where this process's slowest follower is, if it moved or is due."""
         lowest = self.followers.lowest()
-        position, at = self._published
-        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+        if not _changelog.publish_due(lowest, self._published, now):
             return
         if lowest is None:
             conn.execute("DELETE FROM _livevec_followers WHERE process = %s", (self.followers.process,))
@@ -879,8 +876,7 @@ class PostgresBackend(Backend):
         self._published = (lowest, now)
 
     def publish_followers(self) -> None:
-        lowest, (position, at) = self.followers.lowest(), self._published
-        if self._closed or (lowest == position and time.time() - at < _changelog.PUBLISH_SECONDS):
+        if self._closed or not _changelog.publish_due(self.followers.lowest(), self._published, time.time()):
             return
         try:
             with self._pool.connection(1.0) as conn, conn.transaction():

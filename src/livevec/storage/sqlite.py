@@ -856,14 +856,12 @@ class SQLiteBackend(Backend):
         now = time.time()
         self._publish_followers(self._execute, now)
         newest, pruned = self._execute(_LOG_STATE).fetchone()
-        bound = newest - _changelog.KEEP
-        if bound <= (pruned or 0):
+        if _changelog.prune_bound(newest, pruned, None) is None:  # nothing to prune: no more reads
             return
         self._execute("DELETE FROM _livevec_followers WHERE seen < ?", (now - _changelog.ALIVE_SECONDS,))
         slowest = self._execute("SELECT min(seq) FROM _livevec_followers").fetchone()[0]
-        if slowest is not None:
-            bound = min(bound, slowest)
-        if bound <= (pruned or 0):
+        bound = _changelog.prune_bound(newest, pruned, slowest)
+        if bound is None:
             return
         self._execute("DELETE FROM _livevec_changes WHERE seq <= ?", (bound,))
         self._execute("UPDATE _livevec_meta SET value = ? WHERE name = 'log_pruned_through'", (bound,))
@@ -871,8 +869,7 @@ class SQLiteBackend(Backend):
     def _publish_followers(self, execute: Callable[..., Any], now: float) -> bool:
         """Record where this process's slowest follower is, if it moved or is due (False: unchanged)."""
         lowest = self.followers.lowest()
-        position, at = self._published
-        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+        if not _changelog.publish_due(lowest, self._published, now):
             return False
         if lowest is None:
             execute("DELETE FROM _livevec_followers WHERE process = ?", (self.followers.process,))
@@ -889,9 +886,8 @@ class SQLiteBackend(Backend):
         follower threads; a writer busy at that moment is not waited for: the next call retries)."""
         if self._closed or self._memory:
             return
-        now = time.time()
-        lowest, (position, at) = self.followers.lowest(), self._published
-        if lowest == position and now - at < _changelog.PUBLISH_SECONDS:
+        now, (position, at) = time.time(), self._published
+        if not _changelog.publish_due(self.followers.lowest(), self._published, now):
             return
         try:
             with contextlib.closing(sqlite3.connect(self.url, timeout=0, isolation_level=None)) as conn:
