@@ -192,11 +192,23 @@ def test_after_random_writes_every_stream_ends_equal_to_a_fresh_request(shop, ap
         {"profile": "  "},
         {"profile": "x", "limit": 0},
         {"user_id": "y", "diversity": 2},
+        {"user_id": "a\x00b"},
+        {"profile": "likes\x00sports"},
     ],
 )
 def test_bad_stream_parameters_are_a_422(api, params):
     response = api.get("/recommendations/stream", params=params)
     assert response.status_code == 422
+    assert api.get("/recommendations", params=params).status_code == 422  # as its GET twin
+
+
+def test_a_path_that_is_not_utf8_is_refused(api):
+    # different byte sequences would otherwise name one shopper, "\ufffd\ufffd\ufffd"
+    for path in ("/users/%ED%A0%80", "/products/%FF", "/users/%C3"):
+        response = api.put(path, json={"profile": "x"}) if "users" in path else api.get(path)
+        assert response.status_code == 400, path
+        assert "UTF-8" in response.json()["detail"]
+    assert api.get("/products/%C3%A9").status_code == 404  # "é", valid: no such product
 
 
 def test_a_stream_opened_after_the_last_one_closed_starts_from_the_current_result(shop, api):

@@ -122,3 +122,11 @@ def test_a_recommendation_stream_on_one_instance_follows_writes_through_the_othe
         assert api_b.delete(f"/products/{key}").status_code == 204
         assert key not in [item["id"] for item in stream.next()]
     stream.close()
+
+
+def test_a_stream_with_a_nul_in_its_shopper_is_a_422_as_its_get_twin(instances):
+    a, _ = instances
+    with httpx.Client(base_url=a.url, timeout=30) as client:
+        for params in ({"user_id": "a\x00b"}, {"profile": "x\x00y"}):
+            assert client.get("/recommendations/stream", params=params).status_code == 422
+            assert client.get("/recommendations", params=params).status_code == 422

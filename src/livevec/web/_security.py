@@ -27,6 +27,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Annotated
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
@@ -101,6 +102,9 @@ class Guard:
         length = headers.get("content-length", "")
         if not self.hosts.allow(host):
             refusal = 400, f"this server does not answer to the host {host!r} (see --allowed-host)"
+        elif not _utf8_path(scope):
+            # the server would decode it with replacement characters: different bytes, one id
+            refusal = 400, "the path is not valid UTF-8 once percent-decoded"
         elif origin is not None and origin.lower().partition("://")[2] != host.lower():
             refusal = 403, f"cross-site request refused: {origin!r} is not this server's page"
         elif length.isdigit() and (len(length) > 18 or int(length) > limit):  # int() of 5000 digits fails
@@ -110,6 +114,16 @@ class Guard:
             return
         status, detail = refusal
         await JSONResponse({"detail": detail}, status)(scope, receive, send_with_headers)
+
+
+def _utf8_path(scope: Scope) -> bool:
+    """Is the request's path, percent-decoded, valid UTF-8?"""
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    try:
+        unquote_to_bytes(raw.partition(b"?")[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _route_path(scope: Scope) -> str:

@@ -125,6 +125,12 @@ def _target(profile: ProfileText = None, user_id: ShopperId = None) -> Target:
         raise RequestValidationError(
             [{"loc": ["query", "profile"], "msg": "give either profile or user_id", "type": "missing"}]
         )
+    # PostgreSQL cannot hold a NUL in text (SQLite can): refused here on both, before a stream starts
+    for name, value in (("profile", profile), ("user_id", user_id)):
+        if value is not None and "\x00" in value:
+            raise RequestValidationError(
+                [{"loc": ["query", name], "msg": "must not contain a NUL character", "type": "value_error"}]
+            )
     return Target(profile, user_id)
 
 
