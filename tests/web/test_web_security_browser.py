@@ -191,3 +191,28 @@ def test_the_page_works_within_its_content_security_policy(browser, request, ser
     assert json.dumps(page.evaluate("window.violations || []")) == "[]"
     assert violations == []
     context.close()
+
+
+def test_the_api_docs_render_offline_within_their_policy(browser, shop):
+    """Swagger UI comes from the shop itself (an installed package): a browser that can reach
+    nothing but the shop shows every operation, and nothing breaks the page's policy."""
+    context = browser.new_context()
+    page = context.new_page()
+    elsewhere: list[str] = []
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(shop.url)
+            else (elsewhere.append(route.request.url), route.abort())
+        ),
+    )
+    violations: list[str] = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    page.goto(shop.url + "docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    expect(
+        page.locator(".swagger-ui .opblock-summary-path", has_text="/recommendations/stream")
+    ).to_be_visible()
+    assert elsewhere == [] and violations == []
+    context.close()

@@ -31,7 +31,10 @@ from .routes import events, products, search, service, shoppers
 STATIC = Path(str(resources.files("livevec.web") / "static"))
 MAX_BODY = 1_000_000  # bytes of a request body: a product is a few kB
 MAX_IMPORT = 50_000_000  # bytes of an import's body
-SWAGGER_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's docs page loads Swagger UI from
+# Swagger UI for the API docs page (5.x, which reads OpenAPI 3.1), from an installed package, so an
+# offline install shows it too: fastapi-offline's copy of its files, served by the shop itself
+SWAGGER = "/static/swagger"
+SWAGGER_FILES = Path(str(resources.files("fastapi_offline") / "static"))
 
 
 def create_app(
@@ -89,6 +92,7 @@ def create_app(
     app.add_exception_handler(ValidationError, _value_invalid)
     app.add_exception_handler(StorageError, _storage_unavailable)
     app.add_exception_handler(HTTPException, _refused)
+    app.mount(SWAGGER, StaticFiles(directory=SWAGGER_FILES), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     anywhere = problems(400, 403, 503)  # Host, Origin and the database can refuse any request
     for router in (products.reads, products.writes, search.router, shoppers.router, events.router):
@@ -103,9 +107,13 @@ def create_app(
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         html = get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=f"{app.title} API", swagger_favicon_url="/static/favicon.svg"
+            openapi_url=app.openapi_url,
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
         )
-        html.headers["Content-Security-Policy"] = inline_script_policy(html.body.decode(), SWAGGER_CDN)
+        html.headers["Content-Security-Policy"] = inline_script_policy(html.body.decode())
         return html
 
     return app
