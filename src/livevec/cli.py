@@ -84,6 +84,34 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-import", type=_Size(), default="50MB", show_default=True, help="largest import body"
         ),
+        click.option(
+            "--max-head",
+            type=_Size(),
+            default="32kB",
+            show_default=True,
+            help="largest request head (431 beyond)",
+        ),
+        click.option(
+            "--head-timeout",
+            type=click.FloatRange(0.1),
+            default=10.0,
+            show_default=True,
+            help="seconds a connection has to send a whole request head",
+        ),
+        click.option(
+            "--keep-alive",
+            type=click.FloatRange(0.1),
+            default=5.0,
+            show_default=True,
+            help="seconds an idle connection stays open between requests",
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(1),
+            default=1000,
+            show_default=True,
+            help="open connections and requests in all (503 beyond)",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -119,7 +147,7 @@ def demo(db_path: Path | None, embed_fields: str, **server: Any) -> None:
 
     db, _ = open_shop(db_path, [f.strip() for f in embed_fields.split(",") if f.strip()])
     db.close()
-    web.serve(db_path, **server, on_ready=_announce(db_path))
+    web.serve(db_path, **_limits(web, server), on_ready=_announce(db_path))
 
 
 @cli.command()
@@ -132,7 +160,14 @@ def serve(db_url: str, **server: Any) -> None:
         raise click.BadParameter(
             f"no database file at {db_url!r} (`livevec demo --db` makes one)", param_hint="--db"
         )
-    web.serve(db_url, **server, on_ready=_announce(db_url))
+    web.serve(db_url, **_limits(web, server), on_ready=_announce(db_url))
+
+
+def _limits(web: Any, server: dict[str, Any]) -> dict[str, Any]:
+    """The server options with the connection limits gathered into `web.ServerLimits`."""
+    fields = ("max_head", "head_timeout", "keep_alive", "max_connections")
+    limits = web.ServerLimits(**{name: server.pop(name) for name in fields})
+    return {**server, "limits": limits}
 
 
 def _announce(db: str | Path) -> Callable[[str], None]:

@@ -12,6 +12,7 @@ import uvicorn
 
 from .._errors import LivevecError
 from ._app import MAX_BODY, MAX_IMPORT, create_app
+from ._protocol import ServerLimits, protocol
 from ._security import LOOPBACK, check_token
 
 
@@ -24,6 +25,7 @@ def serve(
     allowed_hosts: Iterable[str] = (),
     max_body: int = MAX_BODY,
     max_import: int = MAX_IMPORT,
+    limits: ServerLimits | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the shop on `host:port` (port 0 picks a free one) until interrupted.
@@ -32,8 +34,10 @@ def serve(
     name or address, the address listened on (any IP address when that is all of them: 0.0.0.0, ::),
     and `allowed_hosts` (names, or IP networks such as "10.0.0.0/8"). `on_ready` gets the page's
     address once the server answers requests (the model is loaded by then). The socket is bound
-    first, so a busy port is a clear error and the address is the real one.
+    first, so a busy port is a clear error and the address is the real one. `limits` bound request
+    heads, idle connections and their number (`ServerLimits`' defaults fit a small server).
     """
+    limits = limits or ServerLimits()
     check_exposure(host, token)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -54,7 +58,14 @@ def serve(
         max_import=max_import,
     )
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, timeout_graceful_shutdown=5
+        app,
+        http=protocol(limits),
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keep_alive,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
     )
     server = _Server(config, f"http://{shown}:{sock.getsockname()[1]}/", on_ready)
     server.run(sockets=[sock])
