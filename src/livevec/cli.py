@@ -112,6 +112,20 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="open connections and requests in all (503 beyond)",
         ),
+        click.option(
+            "--max-streams",
+            type=click.IntRange(1),
+            default=500,
+            show_default=True,
+            help="open event and recommendation streams in all (503 beyond)",
+        ),
+        click.option(
+            "--max-streams-per-client",
+            type=click.IntRange(1),
+            default=20,
+            show_default=True,
+            help="open streams per client address (429 beyond; behind a proxy, all clients share its address)",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -165,7 +179,14 @@ def serve(db_url: str, **server: Any) -> None:
 
 def _limits(web: Any, server: dict[str, Any]) -> dict[str, Any]:
     """The server options with the connection limits gathered into `web.ServerLimits`."""
-    fields = ("max_head", "head_timeout", "keep_alive", "max_connections")
+    fields = (
+        "max_head",
+        "head_timeout",
+        "keep_alive",
+        "max_connections",
+        "max_streams",
+        "max_streams_per_client",
+    )
     limits = web.ServerLimits(**{name: server.pop(name) for name in fields})
     return {**server, "limits": limits}
 

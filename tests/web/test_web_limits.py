@@ -114,3 +114,48 @@ def test_connections_beyond_the_cap_are_a_503(limited):
         time.sleep(0.2)
     else:
         pytest.fail("the server did not answer again once the streams closed")
+
+
+@pytest.fixture(scope="module")
+def few_streams(shop, shop_db):
+    args = [
+        "serve",
+        "--db",
+        str(shop_db),
+        "--port",
+        "0",
+        "--max-streams-per-client",
+        "2",
+        "--max-streams",
+        "3",
+    ]
+    server = ServerProcess(args, shop.env).start()
+    yield server
+    server.stop()
+
+
+def open_stream(server: ServerProcess, path: str) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection(address(server), timeout=30)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    return sock, sock.recv(4096)
+
+
+def test_streams_beyond_a_clients_share_are_a_429_and_come_back_when_closed(few_streams):
+    paths = ["/events", "/recommendations/stream?profile=sports"]
+    held = [open_stream(few_streams, path) for path in paths]
+    try:
+        assert all(head.startswith(b"HTTP/1.1 200") for _, head in held)
+        sock, head = open_stream(few_streams, "/events")
+        sock.close()
+        assert head.startswith(b"HTTP/1.1 429") and b"retry-after: 5" in head.lower()
+    finally:
+        for sock, _ in held:
+            sock.close()
+    for _ in range(100):  # the slots are given back when the streams end, however they end
+        sock, head = open_stream(few_streams, "/events")
+        sock.close()
+        if head.startswith(b"HTTP/1.1 200"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("closed streams kept their client's slots")

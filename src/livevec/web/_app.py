@@ -25,6 +25,7 @@ from ._events import ChangeBroadcaster
 from ._models import problems
 from ._security import LOOPBACK, Guard, Hosts, check_token, documented_content_type, inline_script_policy
 from ._shop import Shop
+from ._streams import MessageCache, StreamSlots
 from ._workers import Workers
 from .routes import events, products, search, service, shoppers
 
@@ -45,6 +46,9 @@ def create_app(
     max_body: int = MAX_BODY,
     max_import: int = MAX_IMPORT,
     poll_interval: float = 0.2,
+    max_streams: int = 500,
+    max_streams_per_client: int = 20,
+    message_cache_bytes: int = 16_000_000,
 ) -> FastAPI:
     """The shop on the database at `db_url` (a SQLite file or a URL); creates its `products` table if missing.
 
@@ -53,6 +57,9 @@ def create_app(
     header may name; loopback ones by default. `max_body` and `max_import` cap request bodies in
     bytes, an import's and any other's. `poll_interval` is how often, in seconds, the change feed is
     read for `/events` (on PostgreSQL a notification of a commit by any process wakes the reader at once).
+    `max_streams` and `max_streams_per_client` cap the open event and recommendation streams, in all
+    and per client address (503 and 429 beyond); `message_cache_bytes` bounds the stream messages
+    kept for streams that share a query.
     """
     check_token(token)
 
@@ -67,7 +74,10 @@ def create_app(
         broadcaster = ChangeBroadcaster(
             db, table, recommender=recommender, poll_interval=poll_interval, workers=workers
         )
-        app.state.shop = Shop(db, table, recommender, broadcaster, workers)
+        streams = StreamSlots(per_client=max_streams_per_client, total=max_streams)
+        app.state.shop = Shop(
+            db, table, recommender, broadcaster, workers, streams, MessageCache(message_cache_bytes)
+        )
         poller = asyncio.create_task(broadcaster.run())
         try:
             yield

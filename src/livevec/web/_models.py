@@ -170,7 +170,8 @@ PROBLEMS = {
     413: "the body is larger than the server takes (--max-body, --max-import)",
     415: "the body's Content-Type is not one this request takes",
     422: "a value is missing, of the wrong type or out of bounds: `loc` names it",
-    503: "the database is unreachable or busy: try again",
+    429: "this client has as many streams open as it may (see Retry-After)",
+    503: "the database is unreachable or busy, or the server has as many streams open as it may: try again",
 }
 
 

@@ -27,12 +27,16 @@ class ServerLimits:
         head_timeout: seconds a connection has to send a whole request head; closed after.
         keep_alive: seconds an idle connection stays open between requests.
         max_connections: open connections and requests in all; 503 beyond.
+        max_streams: open event and recommendation streams in all; 503 beyond.
+        max_streams_per_client: the same per client address; 429 beyond.
     """
 
     max_head: int = 32_000
     head_timeout: float = 10.0
     keep_alive: float = 5.0
     max_connections: int = 1000
+    max_streams: int = 500
+    max_streams_per_client: int = 20
 
 
 def protocol(limits: ServerLimits) -> type[asyncio.Protocol]:

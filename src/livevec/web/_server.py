@@ -56,6 +56,8 @@ def serve(
         allowed_hosts=[*LOOPBACK, *bound, *allowed_hosts],
         max_body=max_body,
         max_import=max_import,
+        max_streams=limits.max_streams,
+        max_streams_per_client=limits.max_streams_per_client,
     )
     config = uvicorn.Config(
         app,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from .._table import Table
 from ..demo import Product
 from ..recommend import Recommender, User
 from ._events import ChangeBroadcaster
+from ._streams import MessageCache, StreamSlots
 from ._workers import Workers
 
 
@@ -22,6 +24,8 @@ class Shop:
     recommender: Recommender
     changes: ChangeBroadcaster
     workers: Workers
+    streams: StreamSlots
+    messages: MessageCache
 
 
 def _shop(request: Request) -> Shop:
@@ -29,6 +33,20 @@ def _shop(request: Request) -> Shop:
 
 
 ShopDep = Annotated[Shop, Depends(_shop)]
+
+
+async def _stream_slot(request: Request, shop: ShopDep) -> AsyncIterator[None]:
+    """A stream's place among the client's and the server's open streams, from before the answer
+    starts (429 or 503 instead) until the stream has ended, however it ends."""
+    client = request.client.host if request.client else ""
+    shop.streams.take(client)
+    try:
+        yield
+    finally:
+        shop.streams.give_back(client)
+
+
+StreamSlot = Depends(_stream_slot)
 
 
 def existing_product(table: Table, product_id: str) -> Product:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from .._events import visible
-from .._models import INT64_MAX
+from .._models import INT64_MAX, problems
 from .._security import OPTIONAL_TOKEN, Credentials, holds_token
-from .._shop import ShopDep
+from .._shop import ShopDep, StreamSlot
 
 router = APIRouter(tags=["events"])
 
@@ -23,8 +23,10 @@ Seq = Annotated[int | None, Query(ge=0, le=INT64_MAX, description="replay change
     response_class=EventSourceResponse,
     openapi_extra=OPTIONAL_TOKEN,
     responses={
-        200: {"description": "one event per product change or shopper activity; `id` is the change's seq"}
+        200: {"description": "one event per product change or shopper activity; `id` is the change's seq"},
+        **problems(429, 503),
     },
+    dependencies=[StreamSlot],
 )
 async def events(
     shop: ShopDep,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from ...live import LiveResult
 from ...recommend import Recommendation
 from ...search import Search, SearchType
 from .._models import RecommendedProduct, ScoredProduct, problems
-from .._shop import Shop, ShopDep, existing_product
+from .._shop import Shop, ShopDep, StreamSlot, existing_product
 from .._workers import open_handle
 from .products import Price, product_filters
 
@@ -160,8 +159,6 @@ def recommendations(
 
 
 _ITEMS = pydantic.TypeAdapter(list[RecommendedProduct])
-# a message is made once per new result, whatever the number of streams that share the query
-_messages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
 
 def _open_live(
@@ -184,7 +181,9 @@ def _open_live(
     responses={
         200: {"description": '`{"items": [...]}` now, then each time the recommendations change'},
         422: {"description": "bad parameters"},
+        **problems(429, 503),
     },
+    dependencies=[StreamSlot],
 )
 async def recommendations_stream(
     shop: ShopDep, options: Options, target: For, diversity: Diversity = 0.3
@@ -203,13 +202,11 @@ async def recommendations_stream(
         yield ServerSentEvent(comment="recommendations follow", retry=1000)
         async for result in live.changes():
             key = (live.key, live.seen, options.distance_threshold)
-            message = _messages.get(key)
+            message = shop.messages.get(key)
             if message is None:
                 checked = _ITEMS.validate_python(items(result))
                 message = json.dumps({"items": _ITEMS.dump_python(checked, mode="json")})
-                _messages[key] = message
-                while len(_messages) > 1024:
-                    _messages.popitem(last=False)
+                shop.messages.put(key, message)
             yield ServerSentEvent(raw_data=message)  # encoded once for every stream of the query
     finally:
         live.close()
