@@ -67,8 +67,8 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--token",
             envvar="LIVEVEC_TOKEN",
             show_envvar=True,
-            help="catalog writes need 'Authorization: Bearer TOKEN'; required beyond loopback "
-            "(prefer the variable: a command line shows in ps)",
+            help="catalog writes and shoppers' data need 'Authorization: Bearer TOKEN' (or a shopper "
+            "token it mints); required beyond loopback (prefer the variable: a command line shows in ps)",
         ),
         click.option(
             "--allowed-host",
@@ -204,6 +204,26 @@ def _web():
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"the shop needs {exc.name}: pip install 'livevec[web]'") from None
     return web
+
+
+@cli.command("shopper-token")
+@click.argument("user_id")
+@click.option(
+    "--token",
+    envvar="LIVEVEC_TOKEN",
+    show_envvar=True,
+    required=True,
+    help="the service token the server was started with",
+)
+@click.option(
+    "--ttl", default=3600, show_default=True, type=click.IntRange(1, 7 * 86400), help="seconds it is good for"
+)
+def shopper_token(user_id: str, token: str, ttl: int) -> None:
+    """Mint a shopper token for USER_ID, as POST /users/USER_ID/token does: JSON with `token` and `expires_at`."""
+    import json
+
+    web = _web()
+    click.echo(json.dumps(web.shopper_token(token, user_id, ttl)))
 
 
 @cli.command()

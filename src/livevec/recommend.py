@@ -181,9 +181,24 @@ class Recommender:
             )
         return Event(user_id, product_id, kind, datetime.fromtimestamp(stamp, UTC))
 
-    def users(self) -> list[User]:
-        """Every user, by id."""
-        return [User(r["user_id"], r["profile"]) for r in self.users_table.query()]
+    def users(self, limit: int | None = None, after: str | None = None) -> list[User]:
+        """The users by id: every one, or a page of `limit` of them after the id `after`.
+
+        Parameters:
+            limit: at most this many (None: no limit).
+            after: only ids after this one, in order: the last id of the page before.
+
+        Raises:
+            ValidationError: `limit` is not a count, or `after` is not a user id.
+        """
+        filters = None
+        if after is not None:
+            _check_user_id(after)
+            filters = {"user_id": {"$gt": after}}
+        rows = self.users_table.query(
+            filters, order_by="user_id", limit=None if limit is None else _count(limit, "limit")
+        )
+        return [User(r["user_id"], r["profile"]) for r in rows]
 
     def user(self, user_id: str) -> User | None:
         _check_user_id(user_id)

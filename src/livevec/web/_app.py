@@ -22,6 +22,7 @@ from .._errors import StorageError, ValidationError
 from ..demo import Product
 from ..recommend import Recommender
 from ._events import ChangeBroadcaster
+from ._identity import ShopperAccess
 from ._models import problems
 from ._security import LOOPBACK, Guard, Hosts, check_token, documented_content_type, inline_script_policy
 from ._shop import Shop
@@ -97,6 +98,7 @@ def create_app(
         dependencies=[Depends(documented_content_type)],
     )
     app.state.token = token
+    app.state.access = ShopperAccess(token)
     app.add_middleware(Guard, hosts=Hosts(allowed_hosts), max_body=max_body, max_import=max_import)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(ValidationError, _value_invalid)
@@ -104,10 +106,11 @@ def create_app(
     app.add_exception_handler(HTTPException, _refused)
     app.mount(SWAGGER, StaticFiles(directory=SWAGGER_FILES), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    anywhere = problems(400, 403, 503)  # Host, Origin and the database can refuse any request
+    # Host, Origin, the head's size and the database can refuse any request
+    anywhere = problems(400, 403, 431, 503)
     for router in (products.reads, products.writes, search.router, shoppers.router, events.router):
         app.include_router(router, responses=anywhere)
-    app.include_router(service.router, responses=problems(400, 403))
+    app.include_router(service.router, responses=problems(400, 403, 431))
     app.include_router(products.imports, responses=anywhere)
 
     @app.get("/", include_in_schema=False)

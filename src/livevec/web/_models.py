@@ -138,6 +138,13 @@ class Problem(pydantic.BaseModel):
     detail: str
 
 
+class ShopperToken(pydantic.BaseModel):
+    """A shopper token (a JWT) and when it expires, in unix seconds."""
+
+    token: str
+    expires_at: int
+
+
 class AuthStatus(pydantic.BaseModel):
     """Whether catalog writes need the server's token, and whether this request holds it."""
 
@@ -162,14 +169,17 @@ class Invalid(pydantic.BaseModel):
 
 
 PROBLEMS = {
-    400: "the Host header names no host this server answers to, or the body cannot be parsed",
-    401: "catalog writes need `Authorization: Bearer <token>`, the token the server was started with",
+    400: "the Host header names no host this server answers to, the path is not UTF-8, or the body "
+    "cannot be parsed",
+    401: "this request needs `Authorization: Bearer <token>`: the token the server was started with, or "
+    "for a shopper's own data a shopper token for them",
     403: "a cross-site request: its Origin is not this server",
     404: "no such product or shopper",
     409: "a product with this id already exists",
     413: "the body is larger than the server takes (--max-body, --max-import)",
     415: "the body's Content-Type is not one this request takes",
     422: "a value is missing, of the wrong type or out of bounds: `loc` names it",
+    431: "the request line and headers are larger than the server takes (--max-head)",
     429: "this client has as many streams open as it may (see Retry-After)",
     503: "the database is unreachable or busy, or the server has as many streams open as it may: try again",
 }

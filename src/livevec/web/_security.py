@@ -14,8 +14,9 @@
   only the scripts and styles served from here.
 
 Two dependencies finish the job on the routes: `documented_content_type` (415: a body must be of a
-type its route documents, and no query parameter says otherwise) and `catalog_writer` (401: catalog
-writes need the bearer token the server was started with).
+type its route documents, and no query parameter says otherwise) and `service_only` (401: catalog
+writes, the list of shoppers and minting shopper tokens need the bearer token the server was started
+with). Who may act for one shopper is `_identity`'s to say.
 """
 
 from __future__ import annotations
@@ -181,8 +182,9 @@ def holds_token(request: Request, credentials: HTTPAuthorizationCredentials | No
     return hmac.compare_digest(credentials.credentials.encode(), token.encode())
 
 
-def catalog_writer(request: Request, credentials: Credentials) -> None:
-    """Creating, changing, deleting and importing products needs the token, if the server has one (401)."""
+def service_only(request: Request, credentials: Credentials) -> None:
+    """What only the shop's own backend may do (the catalog's writes, the list of shoppers, minting
+    shopper tokens) needs the token, if the server has one (401)."""
     if request.app.state.token is not None and not holds_token(request, credentials):
         message = "this server wants its token: send Authorization: Bearer <token>"
         if credentials is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from .._events import visible
+from .._identity import QueryToken, for_shopper
 from .._models import INT64_MAX, problems
 from .._security import OPTIONAL_TOKEN, Credentials, holds_token
 from .._shop import ShopDep, StreamSlot
@@ -18,13 +19,27 @@ router = APIRouter(tags=["events"])
 Seq = Annotated[int | None, Query(ge=0, le=INT64_MAX, description="replay changes after this seq")]
 
 
+def _shopper_followed(
+    request: Request,
+    credentials: Credentials,
+    user_id: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="also this shopper's activity")
+    ] = None,
+    token: QueryToken = None,
+) -> str | None:
+    # a dependency: a 401 comes before the stream starts
+    if user_id is not None:
+        for_shopper(request, credentials, user_id, token)
+    return user_id
+
+
 @router.get(
     "/events",
     response_class=EventSourceResponse,
     openapi_extra=OPTIONAL_TOKEN,
     responses={
         200: {"description": "one event per product change or shopper activity; `id` is the change's seq"},
-        **problems(429, 503),
+        **problems(401, 429, 503),
     },
     dependencies=[StreamSlot],
 )
@@ -34,9 +49,7 @@ async def events(
     credentials: Credentials,
     since: Seq = None,
     last_event_id: Annotated[int | None, Header(ge=0, le=INT64_MAX)] = None,
-    user_id: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="also this shopper's activity")
-    ] = None,
+    user_id: Annotated[str | None, Depends(_shopper_followed)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every product change as it is committed, by any client or process: Server-Sent Events.
 
@@ -44,7 +57,8 @@ async def events(
     `product` is null for a deletion. A shopper's event or new profile is
     `{"seq", "op": "activity", "user_id", "kind": view|like|cart|purchase|dismiss|profile, "id", "at"}`
     (`id` is the product, null for a profile), sent only to streams that ask for that shopper
-    (`?user_id=`) or bring the server's token; the others get `{"seq", "op": "shoppers", "at"}` for a
+    (`?user_id=`, with the service token or a shopper token for them: `?token=` from a browser) or
+    bring the service token; the others get `{"seq", "op": "shoppers", "at"}` for a
     new shopper or profile (the list at `GET /users` changed). A reconnecting browser resumes after its
     `Last-Event-ID`.
     """

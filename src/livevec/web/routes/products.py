@@ -20,16 +20,16 @@ from .._models import (
     problems,
     product_row,
 )
-from .._security import IMPORT_PATH, catalog_writer
+from .._security import IMPORT_PATH, service_only
 from .._shop import ShopDep, existing_product
 from .._workers import run
 
 reads = APIRouter(prefix="/products", tags=["products"])
 writes = APIRouter(
-    prefix="/products", tags=["products"], dependencies=[Depends(catalog_writer)], responses=problems(401)
+    prefix="/products", tags=["products"], dependencies=[Depends(service_only)], responses=problems(401)
 )
 # the import is a write too; a router of its own lets create_app give it its larger body limit
-imports = APIRouter(tags=["products"], dependencies=[Depends(catalog_writer)], responses=problems(401))
+imports = APIRouter(tags=["products"], dependencies=[Depends(service_only)], responses=problems(401))
 
 Price = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
@@ -16,7 +16,9 @@ from ..._table import Table
 from ...live import LiveResult
 from ...recommend import Recommendation
 from ...search import Search, SearchType
+from .._identity import QueryToken, for_shopper
 from .._models import RecommendedProduct, ScoredProduct, problems
+from .._security import OPTIONAL_TOKEN, Credentials
 from .._shop import Shop, ShopDep, StreamSlot, existing_product
 from .._workers import open_handle
 from .products import Price, product_filters
@@ -118,8 +120,14 @@ class Target:
     user_id: str | None
 
 
-def _target(profile: ProfileText = None, user_id: ShopperId = None) -> Target:
-    # a dependency: checked before a stream starts, so a bad request is a 422, not a cut stream
+def _target(
+    request: Request,
+    credentials: Credentials,
+    profile: ProfileText = None,
+    user_id: ShopperId = None,
+    token: QueryToken = None,
+) -> Target:
+    # a dependency: checked before a stream starts, so a bad request is a 422 or 401, not a cut stream
     if (profile is None) == (user_id is None):
         raise RequestValidationError(
             [{"loc": ["query", "profile"], "msg": "give either profile or user_id", "type": "missing"}]
@@ -130,6 +138,8 @@ def _target(profile: ProfileText = None, user_id: ShopperId = None) -> Target:
             raise RequestValidationError(
                 [{"loc": ["query", name], "msg": "must not contain a NUL character", "type": "value_error"}]
             )
+    if user_id is not None:  # a shopper's recommendations are theirs; a profile text's are anyone's
+        for_shopper(request, credentials, user_id, token)
     return Target(profile, user_id)
 
 
@@ -141,7 +151,12 @@ def _profile_items(rows: list[dict[str, Any]], profile: str) -> list[dict[str, A
     return [{**row, "reason": reason, "because": "interest"} for row in rows]
 
 
-@router.get("/recommendations", response_model=list[RecommendedProduct])
+@router.get(
+    "/recommendations",
+    response_model=list[RecommendedProduct],
+    responses=problems(401),
+    openapi_extra=OPTIONAL_TOKEN,
+)
 def recommendations(
     shop: ShopDep, options: Options, target: For, diversity: Diversity = 0.3
 ) -> list[dict[str, Any]]:
@@ -149,6 +164,8 @@ def recommendations(
 
     A shopper's results blend their profile with what they viewed, liked, put in the cart and
     bought, leave out what they dismissed or already saw, and change with their very next event.
+    They want the service token or a shopper token for them (`Authorization`, or `?token=`); a
+    profile text's are open to anyone.
     """
     if target.profile is not None:
         return _profile_items(_nearest(shop.table, target.profile, options), target.profile)
@@ -181,8 +198,9 @@ def _open_live(
     responses={
         200: {"description": '`{"items": [...]}` now, then each time the recommendations change'},
         422: {"description": "bad parameters"},
-        **problems(429, 503),
+        **problems(401, 429, 503),
     },
+    openapi_extra=OPTIONAL_TOKEN,
     dependencies=[StreamSlot],
 )
 async def recommendations_stream(

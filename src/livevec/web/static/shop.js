@@ -3,13 +3,17 @@
 // Product text only ever reaches the page through textContent (never as HTML).
 // The shopper view shows either a profile text's matches (no shopper picked) or a shopper's
 // recommendations, which follow their likes and dismissals; "More like this" swaps in one product's
-// nearest neighbours until "Back". A server started with a token wants it for catalog writes: the
-// admin panel asks for it and keeps it for this tab only (sessionStorage).
+// nearest neighbours until "Back". A server started with a token wants it for catalog writes and
+// the list of shoppers: the admin panel asks for it and keeps it for this tab only (sessionStorage).
+// A shopper's profile, events and streams go with a shopper token for them, minted for this page
+// (POST /users/{id}/token) as a shop's backend would mint it for that shopper's own page.
 "use strict";
 
 const PAGE_SIZE = 25;
 const FLASH_MS = 2500;
 const TOKEN_KEY = "livevec-admin-token";
+const TOKEN_MARGIN_S = 60; // a shopper token this close to expiring is minted again
+const USERS_PAGE = 1000;
 
 const $ = (selector) => document.querySelector(selector);
 const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
@@ -28,6 +32,7 @@ const state = {
   source: null, // the EventSource following the changes (and the picked shopper's activity)
   recsSource: null, // the EventSource of the shopper view's recommendations
   shown: null, // product id -> its JSON, as the last recommendations showed it (null: a new list)
+  shopperTokens: new Map(), // shopper id -> { token, expires_at } for this page
 };
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -43,16 +48,18 @@ function formatPrice(price) {
   return price === null || price === undefined ? "—" : money.format(price);
 }
 
-async function api(method, path, body) {
+// A request with the admin token if there is one, or `asShopper`'s shopper token.
+async function api(method, path, body, asShopper) {
   const options = { method, headers: {} };
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const token = asShopper ? await shopperToken(asShopper) : sessionStorage.getItem(TOKEN_KEY);
   if (token) options.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
-  if (response.status === 401) lockAdmin("The shop refused the token: give it again.");
+  if (response.status === 401 && asShopper) state.shopperTokens.delete(asShopper); // mint anew next time
+  else if (response.status === 401 && token) lockAdmin("The shop refused the token: give it again.");
   if (response.status === 204) return null;
   const data = await response.json();
   if (!response.ok) throw Object.assign(new Error(describeError(data, response.status)), { status: response.status });
@@ -101,6 +108,16 @@ function flash(kind, node, id, fetchedAt) {
 
 function shopper() {
   return $("#user").value;
+}
+
+// A shopper token for `user`, minted with the admin token (or freely by a server without one), kept
+// until it is about to expire.
+async function shopperToken(user) {
+  const held = state.shopperTokens.get(user);
+  if (held && held.expires_at - Date.now() / 1000 > TOKEN_MARGIN_S) return held.token;
+  const minted = await api("POST", `/users/${encodeURIComponent(user)}/token`);
+  state.shopperTokens.set(user, minted);
+  return minted.token;
 }
 
 function recommendationCard(product, fetchedAt) {
@@ -165,7 +182,7 @@ function recommendationsRequest() {
 
 // The recommendations follow /recommendations/stream: the server sends them now and again each time
 // they change. "More like this" is fetched, and fetched again when a product changes.
-function loadRecommendations() {
+async function loadRecommendations() {
   const request = ++state.requests.recs;
   if (state.recsSource) state.recsSource.close();
   state.recsSource = null;
@@ -180,6 +197,16 @@ function loadRecommendations() {
     return;
   }
   if (state.similarTo) return loadSimilar(request, wanted);
+  if (wanted.params.has("user_id")) {
+    try {
+      // an EventSource sends no Authorization header: the shopper token goes in the URL
+      wanted.params.set("token", await shopperToken(wanted.params.get("user_id")));
+    } catch (error) {
+      status.textContent = error.message;
+      return;
+    }
+    if (request !== state.requests.recs) return; // another list was asked for meanwhile
+  }
   const source = new EventSource(`/recommendations/stream?${wanted.params}`);
   state.recsSource = source;
   source.onmessage = (message) => {
@@ -221,9 +248,26 @@ const scheduleRecommendations = debounce(loadRecommendations, 250);
 
 // --- shoppers -----------------------------------------------------------------------------------
 
+// Every shopper, a page at a time; a server with a token lists them only to its admin.
+async function fetchUsers() {
+  const users = [];
+  for (;;) {
+    const params = new URLSearchParams({ limit: USERS_PAGE });
+    if (users.length) params.set("after", users[users.length - 1].user_id);
+    const page = await api("GET", `/users?${params}`);
+    users.push(...page);
+    if (page.length < USERS_PAGE) return users;
+  }
+}
+
 async function loadUsers() {
   try {
-    const users = await api("GET", "/users");
+    let users = [];
+    try {
+      users = await fetchUsers();
+    } catch (error) {
+      if (error.status !== 401) throw error; // without the admin token, "Anyone" is the one choice
+    }
     state.profiles = new Map(users.map((u) => [u.user_id, u.profile]));
     const select = $("#user");
     const picked = select.value;
@@ -258,7 +302,7 @@ async function addUser() {
     if (!state.profiles.has(name)) {
       // the new shopper starts with the text in the box as their profile
       const profile = $("#profile").value.trim() || null;
-      await api("PUT", `/users/${encodeURIComponent(name)}`, { profile });
+      await api("PUT", `/users/${encodeURIComponent(name)}`, { profile }, name);
       await loadUsers();
     }
     $("#user").value = name;
@@ -279,7 +323,7 @@ function editProfile() {
 const saveProfile = debounce(async () => {
   const { user, text } = state.profileEdit;
   try {
-    const saved = await api("PUT", `/users/${encodeURIComponent(user)}`, { profile: text || null });
+    const saved = await api("PUT", `/users/${encodeURIComponent(user)}`, { profile: text || null }, user);
     state.profiles.set(user, saved.profile);
     loadRecommendations();
   } catch (error) {
@@ -291,7 +335,7 @@ async function recordEvent(product, kind) {
   const user = shopper();
   try {
     // the recommendations stream brings the new list
-    await api("POST", `/users/${encodeURIComponent(user)}/events`, { product_id: product.id, kind });
+    await api("POST", `/users/${encodeURIComponent(user)}/events`, { product_id: product.id, kind }, user);
   } catch (error) {
     $("#recs-status").textContent = error.message;
   }
@@ -467,6 +511,7 @@ async function submitToken(event) {
   sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
   $("#token").value = "";
   await checkAdmin();
+  loadUsers(); // the admin may list the shoppers
 }
 
 // --- live updates -------------------------------------------------------------------------------
@@ -496,11 +541,27 @@ function setLive(mode, text) {
   $("#live-text").textContent = text;
 }
 
-// Follows every product change, and the picked shopper's activity (another shopper's is not ours to see).
-function follow() {
+// Follows every product change, and the picked shopper's activity (another shopper's is not ours to
+// see: the stream asks for theirs with their shopper token).
+async function follow() {
   if (state.source) state.source.close();
+  state.source = null;
   const user = shopper();
-  const source = new EventSource(user ? `/events?${new URLSearchParams({ user_id: user })}` : "/events");
+  let path = "/events";
+  if (user) {
+    let token;
+    try {
+      token = await shopperToken(user);
+    } catch (error) {
+      setLive("off", "offline");
+      setTimeout(() => user === shopper() && !state.source && follow(), 3000);
+      return;
+    }
+    if (user !== shopper()) return; // another shopper was picked meanwhile, and followed
+    path = `/events?${new URLSearchParams({ user_id: user, token })}`;
+  }
+  if (state.source) state.source.close();
+  const source = new EventSource(path);
   state.source = source;
   source.onopen = () => {
     setLive("on", "live");
