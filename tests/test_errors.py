@@ -398,9 +398,12 @@ def test_a_column_name_sql_cannot_name(db):
 # --- text longer than the model's window -------------------------------------------------------
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "torch"])
-def test_texts_cut_to_the_window_are_announced(runtime):
-    provider = LocalProvider("all-MiniLM-L6-v2", runtime=runtime)
+@pytest.mark.parametrize(
+    ("model", "runtime"),
+    [("all-MiniLM-L6-v2", "onnx"), ("all-MiniLM-L6-v2-f32", "onnx"), ("all-MiniLM-L6-v2-f32", "torch")],
+)
+def test_texts_cut_to_the_window_are_announced(model, runtime):
+    provider = LocalProvider(model, runtime=runtime)
     with warnings.catch_warnings():
         warnings.simplefilter("error", livevec.TruncationWarning)
         provider.embed(["short", "x " * 254])  # 254 words + 2 special tokens: exactly the window

@@ -1,4 +1,4 @@
-"""Every import order works (issue 23): usearch, onnxruntime, numpy, pandas and livevec imported in
+"""Every import order works (issue 23): usearch, onnxruntime, tokenizers, numpy, pandas and livevec imported in
 several orders by fresh processes, each then embedding with the default model and searching.
 
 usearch 2.26.2 and later load their SIMD library (numkong) with RTLD_GLOBAL, and ONNX Runtime imported
@@ -13,12 +13,17 @@ import textwrap
 
 import pytest
 
+# every package with native code in the default install: usearch (and numkong), onnxruntime,
+# tokenizers, numpy, pandas
 ORDERS = [
     ["usearch.index", "onnxruntime", "numpy", "pandas", "livevec"],
     ["onnxruntime", "usearch.index", "livevec"],
     ["livevec", "usearch.index", "onnxruntime"],
     ["numpy", "pandas", "usearch.index", "livevec", "onnxruntime"],
     ["pandas", "livevec", "onnxruntime", "usearch.index"],
+    ["tokenizers", "usearch.index", "onnxruntime", "livevec"],
+    ["usearch.index", "tokenizers", "livevec", "onnxruntime"],
+    ["onnxruntime", "tokenizers", "pandas", "usearch.index", "livevec"],
 ]
 
 

