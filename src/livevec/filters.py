@@ -152,7 +152,8 @@ def _field_condition(name: str, condition: Any, spec: TableSpec, target: _Target
                 params.append(adapt(column.type, _check_value(name, column.type, op, v)))
             parts.append(f"{col} {_LISTS[op]} ({', '.join([mark] * len(value))})")
         else:
-            raise FilterError(f"unknown operator {op!r}; use one of {sorted(OPERATORS)}", field=name)
+            hint = f" (inside a JSON field, filter on a path: {name}.{op})" if column.type == "json" else ""
+            raise FilterError(f"unknown operator {op!r}; use one of {sorted(OPERATORS)}{hint}", field=name)
     return " AND ".join(parts)
 
 
