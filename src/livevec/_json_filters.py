@@ -9,6 +9,7 @@ path, matches no comparison. The keys of the path always travel as parameters.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -81,15 +82,15 @@ def kind_of(path: JsonPath, op: str, value: Any) -> Kind:
     )
 
 
-class JsonDialect:
+class JsonDialect(ABC):
     """How one store reads a JSON path; `mark` is its parameter mark."""
 
     mark: str
 
+    @abstractmethod
     def read(self, column: str, path: JsonPath, kind: Kind) -> tuple[str, list[Any]]:
         """SQL of the path's value in the (quoted) `column` when it is of `kind`, else NULL (a
         literal reads as its name, "true", "false" or "null"); and the SQL's parameters."""
-        raise NotImplementedError
 
     def param(self, kind: Kind, value: Any) -> Any:
         """`value` as the store compares it with what `read` gives."""
