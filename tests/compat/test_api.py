@@ -171,3 +171,64 @@ def test_search_verbs_and_their_limits(client):
         table.search().limit(1).to_list()
     with pytest.raises(livevec.ValidationError, match="text only"):
         table.search({"query": "tea", "query_vector": [0.0] * 384}, search_type="hybrid").to_list()
+
+
+def test_json_columns_as_pytidb_declares_them_filter_by_path(client):
+    from typing import Any
+
+    from livevec.compat.pytidb.schema import Column
+
+    class ChunkWithMeta(TableModel):
+        __tablename__ = "chunks_with_meta"
+        id: int = Field(primary_key=True)
+        text: str = Field(max_length=20)
+        meta: dict[str, Any] = Field(sa_column=Column(JSON))
+        tags: list[str] | None = Field(sa_column=Column(JSON()), default=None)
+
+    table = client.create_table(schema=ChunkWithMeta)
+    table.bulk_insert(
+        [
+            ChunkWithMeta(id=1, text="a", meta={"owner_id": 1, "f": {"g": "x"}}, tags=["red"]),
+            ChunkWithMeta(id=2, text="b", meta={"owner_id": 2}),
+            ChunkWithMeta(id=3, text="c", meta={}),
+        ]
+    )
+    assert [r.meta for r in table.query(filters={"meta.owner_id": 1}).to_pydantic()] == [
+        {"owner_id": 1, "f": {"g": "x"}}
+    ]
+    assert table.get(1).tags == ["red"]
+    assert [r.id for r in table.query(filters={"meta.owner_id": {"$ne": 1}}).to_pydantic()] == [2, 3]
+    assert [r.id for r in table.query(filters={"meta.f.g": {"$in": ["x", "y"]}}).to_pydantic()] == [1]
+    with pytest.raises(livevec.FilterError, match="'text' is a str field") as info:
+        table.query(filters={"text.f": 1})
+    assert info.value.field == "text.f"
+
+
+def test_sa_column_gives_its_type():
+    from livevec.compat.pytidb.schema import Column
+
+    with pytest.raises(livevec.SchemaError, match="sa_type=JSON stores json, the field is annotated str"):
+
+        class Wrong(TableModel):
+            id: int = Field(primary_key=True)
+            name: str = Field(sa_column=Column(JSON))
+
+    with pytest.raises(livevec.SchemaError, match="reads only a column's type"):
+        Field(sa_column=Column("JSON"))
+    with pytest.raises(livevec.SchemaError, match="not both"):
+        Field(sa_type=JSON, sa_column=Column(JSON))
+
+
+def test_sqlalchemys_json_columns_are_json_fields(client):
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+
+    class Tagged(TableModel):
+        __tablename__ = "tagged"
+        id: int = Field(primary_key=True)
+        meta: dict = Field(sa_column=sqlalchemy.Column(sqlalchemy.JSON))
+
+    table = client.create_table(schema=Tagged)
+    table.insert(Tagged(id=1, meta={"a": [1]}))
+    assert table.query(filters={"meta.a": {"$ne": 1}}).to_list() == [{"id": 1, "meta": {"a": [1]}}]
+    with pytest.raises(livevec.SchemaError, match="reads only a column's type"):
+        Field(sa_column=sqlalchemy.Column(sqlalchemy.Integer))

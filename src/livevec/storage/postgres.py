@@ -51,6 +51,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from .._errors import ChangeLogGapError, DatabaseClosedError, DuplicateKeyError, StorageError, ValidationError
+from .._json_filters import POSTGRES as POSTGRES_JSON
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
@@ -220,12 +221,28 @@ def to_sql(column_type: str, value: Any, field: str | None = None) -> Any:
     if column_type == "datetime":
         return value.isoformat() if isinstance(value, dt.datetime) else value
     if column_type == "json":
+        if _holds_nul(value):
+            # PostgreSQL keeps it, but then no path of the document can be read (nor any filter on one)
+            raise ValidationError(
+                "contains a NUL character, which PostgreSQL's JSON paths cannot read", field=field
+            )
         return Json(value)
     if column_type == "vector":
         return np.asarray(value, dtype=np.float32)
     if isinstance(value, str) and "\x00" in value:
         raise ValidationError("contains a NUL character, which PostgreSQL text cannot hold", field=field)
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """Does a JSON value hold a NUL character in a string or a key?"""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def from_sql(column_type: str, value: Any) -> Any:
@@ -506,7 +523,7 @@ class PostgresBackend(Backend):
     # --- rows ---------------------------------------------------------------------------------
 
     def _where(self, spec: TableSpec, filters: Filters | None) -> tuple[str, list[Any]]:
-        return compile_filters(filters, spec, "%s", to_sql)
+        return compile_filters(filters, spec, "%s", to_sql, json=POSTGRES_JSON)
 
     def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
         if not rows:

@@ -48,6 +48,7 @@ from .._errors import (
     StorageError,
     ValidationError,
 )
+from .._json_filters import SQLITE as SQLITE_JSON
 from .._schema import TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
@@ -106,7 +107,8 @@ def to_sql(column_type: str, value: Any) -> Any:
     if column_type in ("datetime", "date"):
         return value.isoformat() if isinstance(value, dt.date) else value
     if column_type == "json":
-        return json.dumps(value)
+        # keys as they are, not \u-escaped: SQLite before 3.45 finds a path's key only as written
+        return json.dumps(value, ensure_ascii=False)
     if column_type == "vector":
         return np.asarray(value, dtype="<f4").tobytes()
     return value
@@ -488,7 +490,7 @@ class SQLiteBackend(Backend):
         return to_sql(column_type, value)
 
     def _where(self, spec: TableSpec, filters: Filters | None) -> tuple[str, list[Any]]:
-        return compile_filters(filters, spec, "?", self._adapt)
+        return compile_filters(filters, spec, "?", self._adapt, json=SQLITE_JSON)
 
     def insert(self, spec: TableSpec, rows: list[dict[str, Any]], *, upsert: bool = False) -> list[Any]:
         pk = spec.primary_key.name

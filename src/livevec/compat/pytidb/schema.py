@@ -5,6 +5,7 @@ class Item(TableModel, table=True):            # table=True, as SQLModel wants i
     content: str = FullTextField()
     embedding: list[float] = VectorField(dimensions=3)      # vectors the caller gives
     meta: dict = Field(sa_type=JSON, default_factory=dict)
+    tags: list = Field(sa_column=Column(JSON))                 # as pytidb's tests declare JSON
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from ..._errors import SchemaError
 from ..._schema import VectorMarker, _column_type
 from ...embeddings import EmbeddingFunction as _EmbeddingFunction
 from ._errors import tidb_only
-from .datatype import SQLType
+from .datatype import JSON, SQLType
 
 # SQLModel's (SQLAlchemy's) column options, which a livevec column has no use for
 _SQLALCHEMY_ONLY = (
-    "sa_column",
     "sa_column_args",
     "sa_column_kwargs",
     "foreign_key",
@@ -47,6 +47,29 @@ class DistanceMetric(enum.StrEnum):
 class ColumnInfo(pydantic.BaseModel):
     column_name: str
     column_type: str
+
+
+class Column:
+    """A column as SQLAlchemy declares it, for `Field(sa_column=Column(JSON))`: livevec reads only
+    its type (an SQLAlchemy `Column` may be given as well). Its other arguments are SQLAlchemy's."""
+
+    def __init__(self, type_: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.type = type_
+
+
+def _column_sa_type(column: Any) -> Any:
+    """The `sa_type` an `sa_column` stands for: its type when it is one of `datatype`'s, `JSON` when
+    it is a JSON type of SQLAlchemy's (found by name, so SQLAlchemy need not be installed)."""
+    declared = getattr(column, "type", None)
+    if isinstance(declared, SQLType) or (isinstance(declared, type) and issubclass(declared, SQLType)):
+        return declared
+    classes = declared.__mro__ if isinstance(declared, type) else type(declared).__mro__
+    if any(cls.__name__ in ("JSON", "JSONB") for cls in classes):
+        return JSON
+    raise SchemaError(
+        f"sa_column={column!r}: livevec reads only a column's type, here one of "
+        "livevec.compat.pytidb.datatype or SQLAlchemy's JSON; use sa_type="
+    )
 
 
 class _SAType:
@@ -89,15 +112,20 @@ def Field(  # noqa: N802 - SQLModel's name
     primary_key: bool = False,
     index: bool | None = None,
     sa_type: Any = None,
+    sa_column: Any = None,
     **kwargs: Any,
 ) -> Any:
-    """A column: SQLModel's `Field` for what livevec keeps (`primary_key`, `index`, `sa_type`, and
-    pydantic's options such as `default_factory` or `max_length`)."""
+    """A column: SQLModel's `Field` for what livevec keeps (`primary_key`, `index`, `sa_type` or the
+    type of `sa_column`, and pydantic's options such as `default_factory` or `max_length`)."""
     given = [name for name in _SQLALCHEMY_ONLY if name in kwargs]
     if given:
         raise SchemaError(
             f"{given[0]}= is an SQLAlchemy column option, which livevec has no use for; use sa_type="
         )
+    if sa_column is not None:
+        if sa_type is not None:
+            raise SchemaError("give sa_type= or sa_column=, not both")
+        sa_type = _column_sa_type(sa_column)
     info = _schema.Field(default, primary_key=primary_key, index=bool(index), **kwargs)
     if sa_type is not None:
         if not (isinstance(sa_type, SQLType) or (isinstance(sa_type, type) and issubclass(sa_type, SQLType))):
