@@ -3,6 +3,11 @@
 Starts `livevec serve` (with a token, on a copy of the demo catalog given long descriptions) in a
 child process and tries, one after another:
 
+- **abuse**: 2,000 `/recommendations/stream` requests with distinct profiles and `limit=100` from
+  100 loopback addresses, half of them slow readers (they read nothing and hold the connection 10
+  s), half instant disconnects; meanwhile a well-behaved client's requests (a product, a search):
+  their p50 and p99 before, during and after, and the server's memory at the start, at its peak and
+  once every stream has closed;
 - **streams**: `--streams` short-lived `/recommendations/stream` connections, each with its own
   profile and `limit=100`, `--parallel` at a time: the server's resident memory before, at its peak and after
   every stream has closed, and how many were refused (429/503);
@@ -150,6 +155,100 @@ def streams(server: Server, count: int, parallel: int) -> dict[str, float]:
     return {"before_mb": before, "peak_mb": peak, "after_mb": server.rss_mb(), "refused": refused}
 
 
+class Ordinary:
+    """A well-behaved client in a thread of its own: `GET /products/{id}` and a search, in turn,
+    recording each request's time, so the attack's effect on everyone else shows as latency."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.times: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        paths = ["/products/24-WG085", "/search?q=yoga+mat&limit=5"]
+        with httpx.Client(base_url=self.server.url, timeout=30) as client:
+            while not self._stop.is_set():
+                for path in paths:
+                    started = time.perf_counter()
+                    try:
+                        client.get(path).raise_for_status()
+                        self.times.append((time.perf_counter() - started) * 1000)
+                    except httpx.HTTPError:
+                        self.failures += 1
+                time.sleep(0.02)
+
+    def __enter__(self) -> Ordinary:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict[str, float]:
+        t = self.times
+        return {
+            "requests": len(t),
+            "p50_ms": statistics.median(t),
+            "p99_ms": statistics.quantiles(t, n=100)[98],
+            "failed": self.failures,
+        }
+
+
+def ordinary_for(server: Server, seconds: float) -> dict[str, float]:
+    with Ordinary(server) as ordinary:
+        time.sleep(seconds)
+    return ordinary.figures()
+
+
+def abusive_streams(server: Server, count: int, hold: float) -> dict[str, object]:
+    """`count` /recommendations/stream requests with distinct profiles and `limit=100`, from 100
+    loopback addresses (127.0.1.1 ...): half never read a byte and hold the connection `hold`
+    seconds (slow readers), half close right after sending the request (instant disconnects)."""
+    answered: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        source = f"127.0.1.{i % 100 + 1}"
+        query = f"profile=shopper+{i}+likes+sports+yoga+and+hiking+gear+{i}&limit=100"
+        request = f"GET /recommendations/stream?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), source_address=(source, 0)) as sock:
+                sock.sendall(request)
+                if i % 2:
+                    return  # instant disconnect
+                sock.settimeout(2)
+                try:
+                    status = sock.recv(12).decode(errors="replace")[9:12] or "closed"
+                except TimeoutError:
+                    status = "no answer"
+                time.sleep(hold)  # and read nothing more: the server's sends pile up
+        except OSError as exc:
+            status = type(exc).__name__
+        with lock:
+            answered[status] = answered.get(status, 0) + 1
+
+    start_mb = server.rss_mb()
+    before = ordinary_for(server, 5)
+    peak = start_mb
+    with Ordinary(server) as during, ThreadPoolExecutor(200) as pool:
+        futures = [pool.submit(one, i) for i in range(count)]
+        while not all(f.done() for f in futures):
+            peak = max(peak, server.rss_mb())
+            time.sleep(0.2)
+    time.sleep(5)  # every stream closed by then
+    after = ordinary_for(server, 5)
+    return {
+        "rss_mb": {"start": round(start_mb), "peak": round(peak), "after": round(server.rss_mb())},
+        "slow readers answered": answered,
+        "ordinary before": before,
+        "ordinary during": during.figures(),
+        "ordinary after": after,
+    }
+
+
 def users(server: Server) -> dict[str, float]:
     with httpx.Client(base_url=server.url, timeout=60, headers=BEARER) as client:
         for i in range(1500):
@@ -195,7 +294,8 @@ def unfinished_heads(server: Server) -> dict[str, float]:
     return {"held_mb": held, "closed_by_server": closed}
 
 
-def slow_heads(server: Server, seconds: float) -> dict[str, float]:
+def slow_heads(server: Server, seconds: float) -> dict[str, object]:
+    ordinary = Ordinary(server).__enter__()
     sockets = []
     for _ in range(300):
         sock = socket.create_connection(("127.0.0.1", server.port))
@@ -210,6 +310,7 @@ def slow_heads(server: Server, seconds: float) -> dict[str, float]:
             with contextlib.suppress(OSError):  # closed by the server
                 sock.sendall(f"X-Line-{line}: x\r\n".encode())
     time.sleep(1)
+    ordinary.__exit__()
     still_open = 0
     for sock in sockets:
         sock.setblocking(False)
@@ -220,7 +321,12 @@ def slow_heads(server: Server, seconds: float) -> dict[str, float]:
         except OSError:
             pass
         sock.close()
-    return {"still_open": still_open, "of": len(sockets), "after_s": seconds}
+    return {
+        "still_open": still_open,
+        "of": len(sockets),
+        "after_s": seconds,
+        "ordinary during": ordinary.figures(),
+    }
 
 
 def latency(servers: dict[str, Server], requests: int) -> dict[str, dict[str, float]]:
@@ -246,6 +352,10 @@ def latency(servers: dict[str, Server], requests: int) -> dict[str, dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--abusive", type=int, default=2000, help="abusive streams (slow readers, disconnects)"
+    )
+    parser.add_argument("--hold", type=float, default=10, help="seconds a slow reader holds its stream")
     parser.add_argument("--streams", type=int, default=1100)
     parser.add_argument(
         "--parallel", type=int, default=20, help="streams open at once (the default per-client cap is 20)"
@@ -253,7 +363,7 @@ def main() -> None:
     parser.add_argument("--slow-seconds", type=float, default=30)
     parser.add_argument("--requests", type=int, default=2000, help="requests per protocol (latency)")
     parser.add_argument("--skip-latency", action="store_true", help="for code without the limits protocol")
-    attacks = ["streams", "users", "big head", "unfinished heads", "slow heads"]
+    attacks = ["abuse", "streams", "users", "big head", "unfinished heads", "slow heads"]
     parser.add_argument("--only", nargs="+", choices=attacks, default=attacks, metavar="ATTACK")
     args = parser.parse_args()
     import livevec
@@ -267,6 +377,7 @@ def main() -> None:
         server = Server(attacked)
         try:
             for name, run in (
+                ("abuse", lambda: abusive_streams(server, args.abusive, args.hold)),
                 ("streams", lambda: streams(server, args.streams, args.parallel)),
                 ("users", lambda: users(server)),
                 ("big head", lambda: big_head(server)),

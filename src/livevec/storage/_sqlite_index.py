@@ -20,7 +20,6 @@ start it is loaded only if it can be trusted, else the column is rebuilt from th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import sqlite3
 import threading
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import release_freed_memory
 from .._schema import TableSpec, VectorSpec
 from ..filters import quote
 from ._base import VectorSearch
@@ -315,7 +315,7 @@ class ColumnIndex:
             self._generation += 1
             self._main_seq = at
         del ids, vectors, left
-        _release_freed_memory()
+        release_freed_memory()
         return True
 
     def _drop_masked(self) -> None:
@@ -660,15 +660,6 @@ class ColumnIndex:
         )
         at, exact = nearest(at, exact, request.limit)
         return [(rows[i][2:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
-
-
-def _release_freed_memory() -> None:
-    """Give the system back what a graph built from scratch freed (its rows' copies, the build's
-    buffers): glibc keeps freed blocks of a thread's heap for reuse, 80 MB of 250 after a 100k-row
-    build (benchmarks/RESULTS.md). A no-op where the C library has no `malloc_trim`."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
-    if trim is not None:
-        trim(0)
 
 
 def _last_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | None]:

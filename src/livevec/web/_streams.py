@@ -47,13 +47,15 @@ class StreamSlots:
                 )
             self._open[client] = self._open.get(client, 0) + 1
 
-    def give_back(self, client: str) -> None:
+    def give_back(self, client: str) -> bool:
+        """Count one stream of `client` closed; whether it was the last open stream of the server."""
         with self._lock:
             left = self._open.get(client, 0) - 1
             if left > 0:
                 self._open[client] = left
             else:
                 self._open.pop(client, None)
+            return not self._open
 
     @property
     def open(self) -> int:
