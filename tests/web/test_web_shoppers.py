@@ -154,9 +154,11 @@ def test_shopper_activity_reaches_the_streams_that_follow_that_shopper(shop, api
         record(api, user, "24-WG084", "cart")
         event = theirs.take("24-WG084", 1)[0]
         assert event["op"] == "activity" and event["user_id"] == user and event["kind"] == "cart"
-        # another stream learns only that the list of shoppers changed (GET /users shows as much)
+        # another stream learns only that the list of shoppers changed, and on a server without a
+        # token (where GET /users lists anyone) which shopper, so a page fetches that one alone
         notice = anyone.take(None, 1)[0]
-        assert notice.keys() == {"seq", "op", "at", "_event_id"} and notice["op"] == "shoppers"
+        assert notice.keys() == {"seq", "op", "at", "user_id", "_event_id"} and notice["op"] == "shoppers"
+        assert notice["user_id"] == user
         assert notice["seq"] < event["seq"]  # the new shopper was made first, then the event recorded
     finally:
         theirs.close()
@@ -253,3 +255,28 @@ def test_shoppers_and_their_activity_from_other_clients_show_up_live(page, api):
         expect(card(page, top)).to_have_count(0)
     finally:
         api.patch(f"/products/{top_id}", json={"description": original["description"]})
+
+
+def test_a_new_shopper_elsewhere_is_fetched_alone_not_the_whole_list(page, api):
+    lists, ones = [], []
+    user = unique("single")
+
+    def seen(request) -> None:
+        path = request.url.split("?")[0]
+        if path.endswith("/users"):
+            lists.append(request.url)
+        elif path.endswith(f"/users/{user}"):
+            ones.append(request.url)
+
+    page.wait_for_timeout(3500)  # past the page's own first loads of the list (and their throttle)
+    page.on("request", seen)
+    api.put(f"/users/{user}", json={"profile": "a tent for two"})
+    expect(page.locator(f"#user option[value='{user}']")).to_have_count(1)
+    options = page.locator("#user option").evaluate_all("(all) => all.map((o) => o.value).filter(Boolean)")
+    assert options == sorted(options)  # inserted in its place
+    page.select_option("#user", user)
+    expect(page.locator("#profile")).to_have_value("a tent for two")
+    page.locator("#recs").click()  # the profile box loses focus: another client's edit may show
+    api.put(f"/users/{user}", json={"profile": "a tent for four"})
+    expect(page.locator("#profile")).to_have_value("a tent for four")
+    assert ones and lists == [], lists

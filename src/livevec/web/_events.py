@@ -211,14 +211,19 @@ class ChangeBroadcaster:
                 yield event
 
 
-def visible(event: dict[str, Any], user_id: str | None, everything: bool) -> dict[str, Any] | None:
+def visible(
+    event: dict[str, Any], user_id: str | None, everything: bool, may_list: bool
+) -> dict[str, Any] | None:
     """The event as a stream sees it, or None: a shopper's activity goes only to the streams that follow
-    that shopper (`user_id`) and to `everything` (token holders). The others learn only that the list of
-    shoppers changed (a new shopper or profile), which `GET /users` shows anyone anyway."""
+    that shopper (`user_id`) and to `everything` (the service token). The others learn only that the
+    list of shoppers changed (a new shopper or profile): with the shopper's id where the stream may
+    list shoppers anyway (`may_list`: a server without a token), so a page fetches that one shopper
+    rather than the whole list."""
     if event["op"] != "activity" or everything or event["user_id"] == user_id:
         return event
     if event["kind"] == "profile":
-        return {"seq": event["seq"], "op": "shoppers", "at": event["at"]}
+        notice = {"seq": event["seq"], "op": "shoppers", "at": event["at"]}
+        return {**notice, "user_id": event["user_id"]} if may_list else notice
     return None
 
 

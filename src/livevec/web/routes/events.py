@@ -59,17 +59,19 @@ async def events(
     (`id` is the product, null for a profile), sent only to streams that ask for that shopper
     (`?user_id=`, with the service token or a shopper token for them: `?token=` from a browser) or
     bring the service token; the others get `{"seq", "op": "shoppers", "at"}` for a
-    new shopper or profile (the list at `GET /users` changed). A reconnecting browser resumes after its
+    new shopper or profile (the list at `GET /users` changed), with that shopper's `user_id` on a
+    server without a token (where anyone may list them). A reconnecting browser resumes after its
     `Last-Event-ID`.
     """
     everything = holds_token(request, credentials)
+    may_list = everything or request.app.state.token is None  # as GET /users allows
     queue = shop.changes.subscribe()
     try:
         # the first line says the stream is following (a client may write after seeing it);
         # `retry` asks a browser to reconnect one second after a lost connection
         yield ServerSentEvent(comment="following product changes", retry=1000)
         async for event in shop.changes.stream(queue, since if since is not None else last_event_id):
-            shown = visible(event, user_id, everything)
+            shown = visible(event, user_id, everything, may_list)
             if shown is not None:
                 yield ServerSentEvent(data=shown, id=str(event["seq"]))
     finally:

@@ -33,6 +33,7 @@ const state = {
   recsSource: null, // the EventSource of the shopper view's recommendations
   shown: null, // product id -> its JSON, as the last recommendations showed it (null: a new list)
   shopperTokens: new Map(), // shopper id -> { token, expires_at } for this page
+  admin: false, // may this page list the shoppers (no token wanted, or the admin's given)?
 };
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -77,6 +78,24 @@ function describeError(data, status) {
       .join("; ");
   }
   return typeof detail === "string" ? detail : `request failed (${status})`;
+}
+
+// Runs `fn` at once, then at most once every `ms` (a call meanwhile runs it once more at the end).
+function throttle(fn, ms) {
+  let waiting = false;
+  let again = false;
+  const run = () => {
+    waiting = true;
+    fn();
+    setTimeout(() => {
+      waiting = false;
+      if (again) {
+        again = false;
+        run();
+      }
+    }, ms);
+  };
+  return () => (waiting ? (again = true) : run());
 }
 
 function debounce(fn, ms) {
@@ -282,7 +301,29 @@ async function loadUsers() {
   }
 }
 
-const scheduleUsers = debounce(loadUsers, 150);
+// The whole list again only when the stream cannot say which shopper changed (a server with a token,
+// for its admin); at most every few seconds however often shoppers change.
+const scheduleUsers = throttle(loadUsers, 3000);
+
+// One shopper changed (new, or a new profile): fetch that one, not the list.
+async function refreshUser(user) {
+  try {
+    const fresh = await api("GET", `/users/${encodeURIComponent(user)}`, undefined, user);
+    const known = state.profiles.has(user);
+    state.profiles.set(user, fresh.profile);
+    if (!known) {
+      const select = $("#user");
+      const option = Object.assign(el("option", null, user), { value: user });
+      const after = [...select.options].find((o) => o.value && o.value > user);
+      select.insertBefore(option, after || null); // in id order, as GET /users lists them
+    }
+    if (user === shopper() && document.activeElement !== $("#profile")) {
+      $("#profile").value = fresh.profile ?? ""; // changed by another client, maybe
+    }
+  } catch (error) {
+    if (error.status !== 401 && error.status !== 404) $("#recs-status").textContent = error.message;
+  }
+}
 
 function pickUser() {
   const user = shopper();
@@ -494,6 +535,7 @@ async function checkAdmin() {
 }
 
 function lockAdmin(message) {
+  state.admin = false;
   sessionStorage.removeItem(TOKEN_KEY);
   $(".admin").classList.add("locked");
   $("#token-form").hidden = false;
@@ -502,6 +544,7 @@ function lockAdmin(message) {
 }
 
 function unlockAdmin() {
+  state.admin = true;
   $(".admin").classList.remove("locked");
   $("#token-form").hidden = true;
 }
@@ -543,7 +586,8 @@ function setLive(mode, text) {
 
 // Follows every product change, and the picked shopper's activity (another shopper's is not ours to
 // see: the stream asks for theirs with their shopper token).
-async function follow() {
+// `lost`: the stream before this one was lost, so what changed meanwhile is fetched again.
+async function follow(lost = false) {
   if (state.source) state.source.close();
   state.source = null;
   const user = shopper();
@@ -554,7 +598,7 @@ async function follow() {
       token = await shopperToken(user);
     } catch (error) {
       setLive("off", "offline");
-      setTimeout(() => user === shopper() && !state.source && follow(), 3000);
+      setTimeout(() => user === shopper() && !state.source && follow(true), 3000);
       return;
     }
     if (user !== shopper()) return; // another shopper was picked meanwhile, and followed
@@ -566,23 +610,26 @@ async function follow() {
   source.onopen = () => {
     setLive("on", "live");
     refreshAll(); // catch up with anything that changed while we were not listening
-    scheduleUsers();
+    if (lost && state.admin) scheduleUsers(); // and with the shoppers, whose news we may have missed
   };
   source.onerror = () => {
     if (source !== state.source) return; // replaced by a stream for another shopper
     if (source.readyState === EventSource.CLOSED) {
       setLive("off", "offline");
-      setTimeout(() => source === state.source && follow(), 3000);
+      setTimeout(() => source === state.source && follow(true), 3000);
     } else {
       setLive("connecting", "reconnecting");
     }
   };
   source.onmessage = (message) => {
     const change = JSON.parse(message.data);
-    if (change.op === "shoppers") return scheduleUsers(); // a new shopper or profile somewhere
+    if (change.op === "shoppers") {
+      // a new shopper or profile somewhere: which one, where the server may say
+      return change.user_id ? refreshUser(change.user_id) : state.admin && scheduleUsers();
+    }
     if (change.op === "activity") {
       // a new shopper or profile changes the picker (their list follows its own stream)
-      if (change.kind === "profile") scheduleUsers();
+      if (change.kind === "profile") refreshUser(change.user_id);
       return;
     }
     if (change.op === "created" || change.op === "updated") {
