@@ -10,19 +10,22 @@ class Item(TableModel, table=True):            # table=True, as SQLModel wants i
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import weakref
 from typing import Any
 
 import pydantic
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from ... import _schema
 from ..._errors import SchemaError
-from ..._schema import VectorMarker, _column_type
+from ..._schema import ColumnMarker, VectorMarker, _column_type
 from ...embeddings import EmbeddingFunction as _EmbeddingFunction
 from ._errors import tidb_only
-from .datatype import JSON, SQLType
+from .datatype import JSON, VECTOR, SQLType
+from .orm.distance_metric import DistanceMetric, validate_distance_metric
+from .orm.indexes import FullTextIndex, VectorIndex
 
 # SQLModel's (SQLAlchemy's) column options, which a livevec column has no use for
 _SQLALCHEMY_ONLY = (
@@ -35,13 +38,6 @@ _SQLALCHEMY_ONLY = (
 )
 # the classes declared with table=True, by table name: `open_table(name)` returns rows as instances of them
 _models: weakref.WeakValueDictionary[str, type[TableModel]] = weakref.WeakValueDictionary()
-
-
-class DistanceMetric(enum.StrEnum):
-    L1 = "L1"
-    L2 = "L2"
-    COSINE = "COSINE"
-    NEGATIVE_INNER_PRODUCT = "NEGATIVE_INNER_PRODUCT"
 
 
 class ColumnInfo(pydantic.BaseModel):
@@ -80,11 +76,73 @@ class _SAType:
         self.column_type = sa_type.column_type
 
 
+class _MetricGiven:
+    """Field metadata: `VectorField(distance_metric=...)` was given, so an index cannot change it."""
+
+
+def _is_any(annotation: Any) -> bool:
+    return annotation is Any or annotation in ("Any", "typing.Any")
+
+
+def _adapt_class_body(cls: type) -> None:
+    """Before pydantic reads the class body (`__init_subclass__` runs first): a vector field annotated
+    `Any` holds `list[float] | None`, and `__table_args__` indexes mark the fields they name."""
+    body = cls.__dict__
+    annotations = body.get("__annotations__", {})
+    for name, value in body.items():
+        is_vector = isinstance(value, FieldInfo) and any(isinstance(m, VectorMarker) for m in value.metadata)
+        if is_vector and _is_any(annotations.get(name)):
+            annotations[name] = list[float] | None
+    args = body.get("__table_args__", ())
+    for index in () if isinstance(args, dict) else args:  # a dict alone: SQLAlchemy's table options
+        if isinstance(index, VectorIndex):
+            _index_vector(cls, index)
+        elif isinstance(index, FullTextIndex):
+            for name in index.column_names:
+                _index_fulltext(cls, index, name)
+        elif not isinstance(index, dict):
+            raise SchemaError(
+                f"{cls.__name__}.__table_args__: livevec reads VectorIndex and FullTextIndex only, got {index!r}"
+            )
+
+
+def _index_vector(cls: type, index: VectorIndex) -> None:
+    info = cls.__dict__.get(index.column_name)
+    marker = next((m for m in getattr(info, "metadata", ()) if isinstance(m, VectorMarker)), None)
+    if marker is None:
+        raise SchemaError(
+            f"{cls.__name__}: {index!r} names {index.column_name!r}, which is not a vector field of this class"
+        )
+    distance = index.distance_metric.value.lower()
+    if any(isinstance(m, _MetricGiven) for m in info.metadata) and marker.distance != distance:
+        raise SchemaError(
+            f"{cls.__name__}.{index.column_name}: VectorField(distance_metric={marker.distance.upper()}) "
+            f"and {index!r} disagree; livevec searches a field by one distance"
+        )
+    info.metadata[info.metadata.index(marker)] = dataclasses.replace(marker, distance=distance)
+
+
+def _index_fulltext(cls: type, index: FullTextIndex, name: str) -> None:
+    info = cls.__dict__.get(name, PydanticUndefined)
+    if not isinstance(info, FieldInfo):
+        if name not in cls.__dict__.get("__annotations__", {}):
+            raise SchemaError(f"{cls.__name__}: {index!r} names {name!r}, which is not a field of this class")
+        info = _schema.Field(info)  # a bare annotation (or a plain default): give it a column
+        setattr(cls, name, info)
+    column = next((m for m in info.metadata if isinstance(m, ColumnMarker)), None)
+    if column is None:
+        info.metadata.append(ColumnMarker(fulltext=True))
+    else:
+        info.metadata[info.metadata.index(column)] = dataclasses.replace(column, fulltext=True)
+
+
 class TableModel(_schema.TableModel):
     """A table schema, as pytidb's (SQLModel's): `__tablename__` defaults to the class name in lower
-    case, and the `table=True` class keyword is accepted (`table=False`: a base for other models)."""
+    case, the `table=True` class keyword is accepted (`table=False`: a base for other models), a vector
+    field may be annotated `Any`, and `__table_args__` may hold `VectorIndex` / `FullTextIndex`."""
 
     def __init_subclass__(cls, table: bool = True, **kwargs: Any) -> None:
+        _adapt_class_body(cls)
         super().__init_subclass__(**kwargs)
         if "__tablename__" not in cls.__dict__:
             cls.__tablename__ = cls.__name__.lower()
@@ -126,6 +184,9 @@ def Field(  # noqa: N802 - SQLModel's name
         if sa_type is not None:
             raise SchemaError("give sa_type= or sa_column=, not both")
         sa_type = _column_sa_type(sa_column)
+    if isinstance(sa_type, VECTOR):  # pytidb's Column(VECTOR(3)): vectors of 3 numbers the caller gives
+        dimensions = sa_type.args[0] if sa_type.args else None
+        return VectorField(dimensions=dimensions, **kwargs)
     info = _schema.Field(default, primary_key=primary_key, index=bool(index), **kwargs)
     if sa_type is not None:
         if not (isinstance(sa_type, SQLType) or (isinstance(sa_type, type) and issubclass(sa_type, SQLType))):
@@ -134,7 +195,7 @@ def Field(  # noqa: N802 - SQLModel's name
         if declared.column_type is None:
             raise SchemaError(f"sa_type={declared.name}: livevec stores no binary or time-of-day columns")
         if declared.column_type == "vector":
-            raise SchemaError("sa_type=VECTOR: declare vector fields with VectorField(dimensions=...)")
+            raise SchemaError("sa_type=VECTOR: give its dimensions, VECTOR(3), or use VectorField(dimensions=...)")
         info.metadata.append(declared)
     return info
 
@@ -145,7 +206,7 @@ def VectorField(  # noqa: N802 - pytidb's name
     embed_fn: Any = None,
     source_type: str = "text",
     index: bool | None = None,
-    distance_metric: DistanceMetric | str = DistanceMetric.COSINE,
+    distance_metric: DistanceMetric | str | None = None,
     algorithm: str = "HNSW",
     **kwargs: Any,
 ) -> Any:
@@ -154,7 +215,8 @@ def VectorField(  # noqa: N802 - pytidb's name
 
         embedding: list[float] = VectorField(dimensions=3, distance_metric="L2")
     """
-    metric = str(getattr(distance_metric, "value", distance_metric)).upper()
+    given = distance_metric is not None
+    metric = validate_distance_metric(distance_metric or DistanceMetric.COSINE).value
     if metric not in ("COSINE", "L2"):
         raise SchemaError(f"distance_metric={distance_metric!r}: livevec measures COSINE or L2 distance")
     if source_type != "text":
@@ -163,7 +225,8 @@ def VectorField(  # noqa: N802 - pytidb's name
         raise SchemaError(f"algorithm={algorithm!r}: livevec's vector index is HNSW")
     distance = metric.lower()
     if embed_fn is not None:  # pytidb's EmbeddingFunction.VectorField comes here: livevec's does the rest
-        return _EmbeddingFunction.VectorField(embed_fn, source_field, distance=distance, **kwargs)
+        info = _EmbeddingFunction.VectorField(embed_fn, source_field, distance=distance, **kwargs)
+        return _mark_metric(info, given)
     if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
         raise SchemaError(
             f"VectorField without embed_fn needs dimensions, a positive int, got {dimensions!r}"
@@ -171,6 +234,12 @@ def VectorField(  # noqa: N802 - pytidb's name
     kwargs.setdefault("repr", False)
     info = pydantic.Field(None, **kwargs)
     info.metadata.append(VectorMarker(None, distance, None, dimensions))
+    return _mark_metric(info, given)
+
+
+def _mark_metric(info: FieldInfo, given: bool) -> FieldInfo:
+    if given:
+        info.metadata.append(_MetricGiven())
     return info
 
 

@@ -6,12 +6,15 @@ for `{}`), `insert` takes one row and `bulk_insert` a list, `save` is livevec's 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..._errors import ValidationError
+from ._errors import ArgumentError, NotSupportedError
+from .orm.distance_metric import validate_distance_metric
 from .schema import ColumnInfo
 from .search import Search
 
@@ -68,6 +71,60 @@ class Table:
             )
             for c in self.table.spec.columns
         ]
+
+    # --- indexes ------------------------------------------------------------------------------
+    # livevec indexes every vector field (HNSW) and builds the full-text index with the table
+
+    def has_vector_index(self, column_name: str) -> bool:
+        """Whether `column_name` has a vector index: True for every vector field."""
+        return self.table.spec.vector(column_name) is not None
+
+    def create_vector_index(self, column_name: str, name: str | None = None, **kwargs: Any) -> None:
+        """pytidb's experimental call (it warns, as pytidb does): the vector field is indexed
+        already, by the distance it was declared with; another `distance_metric` is an error.
+
+        Raises:
+            ArgumentError: (a `ValueError`) not a vector field, or another distance.
+        """
+        warnings.warn(
+            "table.create_vector_index() is an experimental API, use VectorField instead.", stacklevel=2
+        )
+        vector = self.table.spec.vector(column_name)
+        if vector is None:
+            raise ArgumentError(f"Invalid vector column: {column_name}", field="column_name")
+        metric = kwargs.get("distance_metric")
+        if metric is not None and validate_distance_metric(metric).value.lower() != vector.distance:
+            raise ArgumentError(
+                f"{column_name} is indexed by {vector.distance.upper()} distance, declared with the field",
+                field="distance_metric",
+            )
+
+    def has_fts_index(self, column_name: str) -> bool:
+        """Whether `column_name` is in the table's full-text index."""
+        return any(c.name == column_name and c.fulltext for c in self.table.spec.columns)
+
+    def create_fts_index(self, column_name: str, name: str | None = None, if_exists: str = "raise") -> None:
+        """pytidb's experimental call (it warns, as pytidb does). livevec builds the full-text index
+        with the table: a field in it is left as is with `if_exists="skip"`.
+
+        Raises:
+            ArgumentError: the field is indexed already (and `if_exists="raise"`), or not a text field.
+            NotSupportedError: the field is not in the index: declare it `FullTextField()`.
+        """
+        warnings.warn("table.create_fts_index() is an experimental API, use FullTextField instead.", stacklevel=2)
+        if if_exists not in ("raise", "skip"):
+            raise ArgumentError(f"must be 'raise' or 'skip', got {if_exists!r}", field="if_exists")
+        column = next((c for c in self.table.spec.columns if c.name == column_name), None)
+        if column is None or column.type != "str":
+            raise ArgumentError(f"Invalid text column: {column_name}", field="column_name")
+        if column.fulltext:
+            if if_exists == "raise":
+                raise ArgumentError(f"{column_name} has a full-text index already", field="column_name")
+            return
+        raise NotSupportedError(
+            f"adding {column_name} to the full-text index of a table with rows: livevec builds it with the "
+            "table; declare the field FullTextField() (or FullTextIndex in __table_args__)"
+        )
 
     # --- writes -------------------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._errors import EmbeddingError
-from ...embeddings import EmbeddingFunction as _EmbeddingFunction
-from ._errors import tidb_only
-from .schema import VectorField
+from ...._errors import EmbeddingError
+from ....embeddings import EmbeddingFunction as _EmbeddingFunction
+from .._errors import tidb_only
+from ..schema import VectorField
 
 # pytidb's short names
 _ALIASES = {
