@@ -49,8 +49,8 @@ def test_sa_type_must_agree_with_the_annotation():
     for bad, message in ((BLOB, "binary"), (VECTOR, "give its dimensions"), ("TEXT", "datatype")):
         with pytest.raises(livevec.SchemaError, match=message):
             Field(sa_type=bad)
-    with pytest.raises(livevec.SchemaError, match="foreign_key= is an SQLAlchemy column option"):
-        Field(foreign_key="users.id")
+    with pytest.raises(livevec.SchemaError, match="unique= is an SQLAlchemy column option"):
+        Field(unique=True)
 
 
 def test_create_open_and_drop_with_pytidbs_options(client):
@@ -134,7 +134,7 @@ def test_what_only_tidb_does_raises_and_says_what_to_do(client, tmp_path):
         (lambda: TiFlashReplica(object(), replica_count=1), "columnar replica"),
         (lambda: Reranker(model_name="jina_ai/jina-reranker-m0"), "hybrid"),
         (lambda: FullTextField(fts_parser="STANDARD"), "one tokenizer"),
-        (lambda: client.db_engine, "client.database"),
+        (lambda: client.session(provided_session=object()).__enter__(), r"client.session\(\) alone"),
     ]
     for call, advice in expected:
         with pytest.raises(NotSupportedError, match=advice):

@@ -24,6 +24,7 @@ from ...storage import SQLiteBackend
 from . import embeddings
 from ._errors import ArgumentError, NotSupportedError, tidb_only
 from ._sql import native
+from .engine import sqlalchemy_engine
 from .result import SQLExecuteResult, SQLQueryResult
 from .schema import model_for
 from .table import Table
@@ -46,6 +47,7 @@ class Session:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._engine: Any = None
         self._transaction: AbstractContextManager[None] | None = None
         self._begin()
 
@@ -73,6 +75,7 @@ class TiDBClient:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._engine: Any = None
 
     def __repr__(self) -> str:
         return f"<pytidb-compatible TiDBClient {self.database.backend.url!r}>"
@@ -113,6 +116,9 @@ class TiDBClient:
         return cls(connect(url, **kwargs))
 
     def disconnect(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
         self.database.close()
 
     @property
@@ -126,10 +132,17 @@ class TiDBClient:
 
     @property
     def db_engine(self) -> Any:
-        raise NotSupportedError(
-            "db_engine: livevec has no SQLAlchemy engine; client.database is the livevec Database, "
-            "and client.execute() / client.query() run SQL"
-        )
+        """An SQLAlchemy engine on this client's database (livevec[compat]), made on first use and
+        disposed of by `disconnect()`; writes through it reach livevec's change log and indexes.
+
+        Raises:
+            NotSupportedError: SQLAlchemy is not installed, or the database is in memory.
+        """
+        if self._engine is None:
+            self._engine = sqlalchemy_engine(self.database.backend)
+        return self._engine
+
+    _db_engine = db_engine  # pytidb's private name, which its own tests use
 
     # --- tables -------------------------------------------------------------------------------
 
@@ -203,9 +216,19 @@ class TiDBClient:
         return SQLQueryResult(self.database.query(*self._native(sql, params)))
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, provided_session: Any = None) -> Iterator[Session]:
         """A transaction around the block: committed at its end, rolled back if it raises. Everything
-        the client and its tables do inside joins it; a `session()` inside is the same one."""
+        the client and its tables do inside joins it; a `session()` inside is the same one.
+
+        Raises:
+            NotSupportedError: `provided_session`: livevec's writes cannot join an SQLAlchemy
+                session's transaction, which runs on a connection of its own.
+        """
+        if provided_session is not None:
+            raise NotSupportedError(
+                "session(provided_session=...): livevec's writes run on its own connection and cannot "
+                "join an SQLAlchemy session's transaction; use client.session() alone"
+            )
         current = _SESSION.get()
         if current is not None and current.database is self.database:
             yield current

@@ -11,6 +11,7 @@ class Item(TableModel, table=True):            # table=True, as SQLModel wants i
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import weakref
 from typing import Any
 
@@ -26,12 +27,12 @@ from ._errors import tidb_only
 from .datatype import JSON, VECTOR, SQLType
 from .orm.distance_metric import DistanceMetric, validate_distance_metric
 from .orm.indexes import FullTextIndex, VectorIndex
+from .relationships import ForeignKey, RelationshipInfo, RelationshipProperty
 
 # SQLModel's (SQLAlchemy's) column options, which a livevec column has no use for
 _SQLALCHEMY_ONLY = (
     "sa_column_args",
     "sa_column_kwargs",
-    "foreign_key",
     "unique",
     "nullable",
     "ondelete",
@@ -89,7 +90,10 @@ def _adapt_class_body(cls: type) -> None:
     `Any` holds `list[float] | None`, and `__table_args__` indexes mark the fields they name."""
     body = cls.__dict__
     annotations = body.get("__annotations__", {})
-    for name, value in body.items():
+    for name, value in list(body.items()):
+        if isinstance(value, RelationshipInfo):  # not a column: a property pydantic leaves alone
+            setattr(cls, name, RelationshipProperty(name, annotations.pop(name, None), value))
+            continue
         is_vector = isinstance(value, FieldInfo) and any(isinstance(m, VectorMarker) for m in value.metadata)
         if is_vector and _is_any(annotations.get(name)):
             annotations[name] = list[float] | None
@@ -125,7 +129,7 @@ def _index_vector(cls: type, index: VectorIndex) -> None:
 def _index_fulltext(cls: type, index: FullTextIndex, name: str) -> None:
     info = cls.__dict__.get(name, PydanticUndefined)
     if not isinstance(info, FieldInfo):
-        if name not in cls.__dict__.get("__annotations__", {}):
+        if name not in inspect.get_annotations(cls):
             raise SchemaError(f"{cls.__name__}: {index!r} names {name!r}, which is not a field of this class")
         info = _schema.Field(info)  # a bare annotation (or a plain default): give it a column
         setattr(cls, name, info)
@@ -140,6 +144,8 @@ class TableModel(_schema.TableModel):
     """A table schema, as pytidb's (SQLModel's): `__tablename__` defaults to the class name in lower
     case, the `table=True` class keyword is accepted (`table=False`: a base for other models), a vector
     field may be annotated `Any`, and `__table_args__` may hold `VectorIndex` / `FullTextIndex`."""
+
+    model_config = pydantic.ConfigDict(ignored_types=(RelationshipInfo, RelationshipProperty))
 
     def __init_subclass__(cls, table: bool = True, **kwargs: Any) -> None:
         _adapt_class_body(cls)
@@ -171,10 +177,12 @@ def Field(  # noqa: N802 - SQLModel's name
     index: bool | None = None,
     sa_type: Any = None,
     sa_column: Any = None,
+    foreign_key: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """A column: SQLModel's `Field` for what livevec keeps (`primary_key`, `index`, `sa_type` or the
-    type of `sa_column`, and pydantic's options such as `default_factory` or `max_length`)."""
+    type of `sa_column`, `foreign_key` for `Relationship` to join on, not enforced by the stores, and
+    pydantic's options such as `default_factory` or `max_length`)."""
     given = [name for name in _SQLALCHEMY_ONLY if name in kwargs]
     if given:
         raise SchemaError(
@@ -188,6 +196,8 @@ def Field(  # noqa: N802 - SQLModel's name
         dimensions = sa_type.args[0] if sa_type.args else None
         return VectorField(dimensions=dimensions, **kwargs)
     info = _schema.Field(default, primary_key=primary_key, index=bool(index), **kwargs)
+    if foreign_key is not None:
+        info.metadata.append(ForeignKey.parse(foreign_key))
     if sa_type is not None:
         if not (isinstance(sa_type, SQLType) or (isinstance(sa_type, type) and issubclass(sa_type, SQLType))):
             raise SchemaError(f"sa_type={sa_type!r}: use a type of livevec.compat.pytidb.datatype")
@@ -195,7 +205,9 @@ def Field(  # noqa: N802 - SQLModel's name
         if declared.column_type is None:
             raise SchemaError(f"sa_type={declared.name}: livevec stores no binary or time-of-day columns")
         if declared.column_type == "vector":
-            raise SchemaError("sa_type=VECTOR: give its dimensions, VECTOR(3), or use VectorField(dimensions=...)")
+            raise SchemaError(
+                "sa_type=VECTOR: give its dimensions, VECTOR(3), or use VectorField(dimensions=...)"
+            )
         info.metadata.append(declared)
     return info
 
@@ -251,6 +263,16 @@ def FullTextField(index: bool = True, fts_parser: str = "MULTILINGUAL", **kwargs
             f"fts_parser={fts_parser!r}", "livevec's full-text index has one tokenizer; leave fts_parser out"
         )
     return _schema.Field(kwargs.pop("default", PydanticUndefined), fulltext=bool(index), **kwargs)
+
+
+def Relationship(  # noqa: N802 - SQLModel's name
+    *, back_populates: str | None = None, sa_relationship_kwargs: dict[str, Any] | None = None, **kwargs: Any
+) -> Any:
+    """SQLModel's relationship attribute: the related row (or rows, annotated `list[...]`), read from
+    the table when the attribute is read (see `relationships.py`)."""
+    if kwargs:
+        raise SchemaError(f"Relationship({', '.join(kwargs)}=...): livevec reads sa_relationship_kwargs only")
+    return RelationshipInfo(back_populates=back_populates, sa_relationship_kwargs=sa_relationship_kwargs)
 
 
 def TiFlashReplica(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - pytidb's name

@@ -166,7 +166,9 @@ class Search:
         if method == "weighted":
             unknown = set(params) - {"vs_weight", "fts_weight"}
             if unknown:
-                raise ArgumentError(f"weighted fusion takes vs_weight and fts_weight, got {sorted(unknown)}", field="fusion")
+                raise ArgumentError(
+                    f"weighted fusion takes vs_weight and fts_weight, got {sorted(unknown)}", field="fusion"
+                )
             weights = check_weights(params.get("vs_weight", 0.5), params.get("fts_weight", 0.5))
             return replace(self, _weighted=weights)
         if method != "rrf":
@@ -184,7 +186,9 @@ class Search:
     def _search(self, search_type: str | None = None) -> _Search:
         search_type = search_type or self._search_type
         if self._limit is None:
-            raise ArgumentError("limit is required for search, please specify it through .limit(n)", field="limit")
+            raise ArgumentError(
+                "limit is required for search, please specify it through .limit(n)", field="limit"
+            )
         if search_type != "vector" and self._vector is not None:
             raise ValidationError(
                 f"a {search_type} search embeds its text itself: give the text only", field="query"
@@ -210,7 +214,8 @@ class Search:
             )
         if len(vectors) > 1:
             raise ArgumentError(
-                "more than one vector column, please choose one through .vector_column()", field="vector_column"
+                "more than one vector column, please choose one through .vector_column()",
+                field="vector_column",
             )
         return vectors[0].name
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..._errors import ValidationError
 from ._errors import ArgumentError, NotSupportedError
 from .orm.distance_metric import validate_distance_metric
+from .relationships import bind
 from .schema import ColumnInfo
 from .search import Search
 
@@ -42,6 +43,7 @@ class Table:
     def __init__(self, client: TiDBClient, table: _Table) -> None:
         self._client = client
         self.table = table
+        bind(table.model, client.database)  # its rows read their relationships from this database
 
     def __repr__(self) -> str:
         return f"<pytidb-compatible Table {self.table_name!r}>"
@@ -111,7 +113,9 @@ class Table:
             ArgumentError: the field is indexed already (and `if_exists="raise"`), or not a text field.
             NotSupportedError: the field is not in the index: declare it `FullTextField()`.
         """
-        warnings.warn("table.create_fts_index() is an experimental API, use FullTextField instead.", stacklevel=2)
+        warnings.warn(
+            "table.create_fts_index() is an experimental API, use FullTextField instead.", stacklevel=2
+        )
         if if_exists not in ("raise", "skip"):
             raise ArgumentError(f"must be 'raise' or 'skip', got {if_exists!r}", field="if_exists")
         column = next((c for c in self.table.spec.columns if c.name == column_name), None)

@@ -50,13 +50,21 @@ class BaseEmbeddingFunction(pydantic.BaseModel, ABC):
         from ..schema import VectorField
 
         if self.use_server:
-            raise SchemaError("use_server=True: server-side embedding is TiDB's; livevec embeds in this process")
+            raise SchemaError(
+                "use_server=True: server-side embedding is TiDB's; livevec embeds in this process"
+            )
         if not isinstance(self.dimensions, int) or self.dimensions < 1:
-            raise SchemaError(f"{type(self).__name__}: set dimensions, a positive int, to declare a VectorField")
-        return VectorField(source_field=source_field, embed_fn=_Adapter(self), source_type=source_type, **kwargs)
+            raise SchemaError(
+                f"{type(self).__name__}: set dimensions, a positive int, to declare a VectorField"
+            )
+        return VectorField(
+            source_field=source_field, embed_fn=_Adapter(self), source_type=source_type, **kwargs
+        )
 
     @abstractmethod
-    def get_query_embedding(self, query: Any, source_type: EmbeddingSourceType = "text", **kwargs: Any) -> list[float]:
+    def get_query_embedding(
+        self, query: Any, source_type: EmbeddingSourceType = "text", **kwargs: Any
+    ) -> list[float]:
         """The vector of a search query."""
 
     @abstractmethod

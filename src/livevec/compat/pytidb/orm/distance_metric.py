@@ -7,16 +7,13 @@ import enum
 from .._errors import ArgumentError
 
 
-class DistanceMetric(str, enum.Enum):
+class DistanceMetric(enum.StrEnum):
     """A vector distance by pytidb's name; `VectorField` and `VectorIndex` take COSINE or L2."""
 
     L1 = "L1"
     L2 = "L2"
     COSINE = "COSINE"
     NEGATIVE_INNER_PRODUCT = "NEGATIVE_INNER_PRODUCT"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def validate_distance_metric(value: DistanceMetric | str) -> DistanceMetric:

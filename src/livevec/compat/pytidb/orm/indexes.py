@@ -49,13 +49,17 @@ class VectorIndex:
             raise ArgumentError(f"Invalid vector index algorithm: {algorithm}", field="algorithm")
         metric = validate_distance_metric(distance_metric)
         if metric not in (DistanceMetric.COSINE, DistanceMetric.L2):
-            raise ArgumentError(f"livevec measures COSINE or L2 distance, not {metric.value}", field="distance_metric")
+            raise ArgumentError(
+                f"livevec measures COSINE or L2 distance, not {metric.value}", field="distance_metric"
+            )
         self.name = name
         self.column_name = _column_name(columns[0])
         self.distance_metric = metric
 
     def __repr__(self) -> str:
-        return f"VectorIndex({self.name!r}, {self.column_name!r}, distance_metric={self.distance_metric.value})"
+        return (
+            f"VectorIndex({self.name!r}, {self.column_name!r}, distance_metric={self.distance_metric.value})"
+        )
 
 
 class FullTextIndex:
@@ -74,7 +78,8 @@ class FullTextIndex:
             raise ArgumentError(f"Invalid full text parser: {fts_parser}", field="fts_parser")
         if fts_parser != "MULTILINGUAL":
             raise tidb_only(
-                f"fts_parser={fts_parser!r}", "livevec's full-text index has one tokenizer; leave fts_parser out"
+                f"fts_parser={fts_parser!r}",
+                "livevec's full-text index has one tokenizer; leave fts_parser out",
             )
         if not column_names:
             raise ArgumentError("Full text index must have at least one column", field="columns")
