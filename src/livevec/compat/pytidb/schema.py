@@ -25,6 +25,7 @@ from ..._schema import ColumnMarker, VectorMarker, _column_type
 from ...embeddings import EmbeddingFunction as _EmbeddingFunction
 from ._errors import tidb_only
 from .datatype import JSON, VECTOR, SQLType
+from .expressions import sa_table
 from .orm.distance_metric import DistanceMetric, validate_distance_metric
 from .orm.indexes import FullTextIndex, VectorIndex
 from .relationships import ForeignKey, RelationshipInfo, RelationshipProperty
@@ -140,7 +141,22 @@ def _index_fulltext(cls: type, index: FullTextIndex, name: str) -> None:
         info.metadata[info.metadata.index(column)] = dataclasses.replace(column, fulltext=True)
 
 
-class TableModel(_schema.TableModel):
+class _TableModelMeta(type(_schema.TableModel)):
+    """Reading a field on the class (`Chunk.user_id`) gives its SQLAlchemy column, for expressions
+    used as filters (`expressions.py`); instances read their values as usual."""
+
+    def __getattr__(cls, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            # only once pydantic has built the class: while it does, it probes for defaults
+            fields = cls.__dict__.get("__pydantic_fields__")
+            if not cls.__dict__.get("__pydantic_complete__") or not fields or name not in fields:
+                raise
+        return sa_table(cls).c[name]
+
+
+class TableModel(_schema.TableModel, metaclass=_TableModelMeta):
     """A table schema, as pytidb's (SQLModel's): `__tablename__` defaults to the class name in lower
     case, the `table=True` class keyword is accepted (`table=False`: a base for other models), a vector
     field may be annotated `Any`, and `__table_args__` may hold `VectorIndex` / `FullTextIndex`."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._errors import ValidationError
 from ._errors import ArgumentError, NotSupportedError
+from .expressions import livevec_filters
 from .fusion import check_weights, fuse_weighted
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class Search:
         return replace(self, _metric=str(getattr(metric, "value", metric)).upper())
 
     def filter(self, filters: Any = None, prefilter: bool = False) -> Search:
-        return self._then("filter", filters)
+        return self._then("filter", livevec_filters(filters))
 
     def limit(self, k: int) -> Search:
         return replace(self._then("limit", k), _limit=k)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..._errors import ValidationError
 from ._errors import ArgumentError, NotSupportedError
+from .expressions import livevec_filters, sa_table
 from .orm.distance_metric import validate_distance_metric
 from .relationships import bind
 from .schema import ColumnInfo
@@ -51,6 +52,12 @@ class Table:
     @property
     def table_model(self) -> type[TableModel]:
         return self.table.model
+
+    @property
+    def _sa_table(self) -> Any:
+        """pytidb's private name, which its tests use: the SQLAlchemy `Table` standing for this one
+        (livevec[compat])."""
+        return sa_table(self.table.model)
 
     @property
     def table_name(self) -> str:
@@ -146,13 +153,13 @@ class Table:
             raise ValidationError(f"expected a list of rows, got {type(data).__name__}", field="data")
         return self.table.insert(data)
 
-    def update(self, values: Mapping[str, Any], filters: Mapping[str, Any] | None = None) -> int:
+    def update(self, values: Mapping[str, Any], filters: Any = None) -> int:
         """Set `values` on the rows matching `filters` (every row without filters); returns how many."""
-        return self.table.update(values, {} if filters is None else filters)
+        return self.table.update(values, {} if filters is None else livevec_filters(filters))
 
-    def delete(self, filters: Mapping[str, Any] | None = None) -> int:
+    def delete(self, filters: Any = None) -> int:
         """Remove the rows matching `filters` (every row without filters); returns how many."""
-        return self.table.delete({} if filters is None else filters)
+        return self.table.delete({} if filters is None else livevec_filters(filters))
 
     def truncate(self) -> None:
         self.table.delete({})
@@ -164,7 +171,7 @@ class Table:
 
     def query(
         self,
-        filters: Mapping[str, Any] | None = None,
+        filters: Any = None,
         order_by: str | Sequence[str] | Mapping[str, str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
@@ -175,7 +182,7 @@ class Table:
                 if direction not in ("asc", "desc"):
                     raise ValidationError(f"must be 'asc' or 'desc', got {direction!r}", field="order_by")
             order_by = [("-" if d == "desc" else "") + name for name, d in order_by.items()]
-        return self.table.query(filters, order_by=order_by, limit=limit, offset=offset or 0)
+        return self.table.query(livevec_filters(filters), order_by=order_by, limit=limit, offset=offset or 0)
 
     def search(self, query: Any = None, search_type: str = "vector") -> Search:
         """Rows ranked for a text, a vector or `{"query": text, "query_vector": vector}`."""
