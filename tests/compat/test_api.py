@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import livevec
@@ -162,8 +163,13 @@ def test_search_verbs_and_their_limits(client):
     search = table.search().text("tea").distance_metric("L2").limit(1)
     assert search.to_list()[0]["text"] == "green tea"
     assert [r["id"] for r in search.distance_range(0, 2).filter({"id": {"$gt": 1}}).to_list()] == [2]
-    with pytest.raises(livevec.ValidationError, match="not COSINE") as info:
-        search.distance_metric("cosine").to_list()
+    # another distance than the field's: measured exactly, as pytidb's SQL does without a fitting index
+    (by_cosine,) = search.distance_metric("cosine").to_list()
+    vectors = [by_cosine["text_vec"], embed_fn.embed_query("tea")]
+    cosine = 1 - np.dot(*vectors) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1]))
+    assert (by_cosine["text"], by_cosine["_distance"]) == ("green tea", pytest.approx(cosine, abs=1e-5))
+    with pytest.raises(livevec.ValidationError, match="cannot measure COSINE") as info:
+        table.search("tea", search_type="hybrid").distance_metric("cosine").limit(1).to_list()
     assert info.value.field == "distance_metric"
     with pytest.raises(NotSupportedError, match="fusion"):
         search.rerank(object())

@@ -234,3 +234,50 @@ def test_weighted_hybrid_search_scores_as_pytidb(client):
         table.search(query).fusion("weighted")
     with pytest.raises(ValueError, match="Invalid fusion method"):
         table.search(query, search_type="hybrid").fusion("borda")
+
+
+def test_sqlalchemy_statements_run_through_execute_and_query(client):
+    table = client.create_table(schema=Item)
+    assert (
+        client.execute(sqlalchemy.insert(Item).values(id=1, kind="cup", size=2, meta={"a": 1})).rowcount == 1
+    )
+    assert client.query(select(Item.kind, Item.size).where(Item.id == 1)).to_list() == [
+        {"kind": "cup", "size": 2}
+    ]
+    assert table.get(1).meta == {"a": 1}
+    failed = client.execute(sqlalchemy.insert(Item).values(id=1, kind="again", size=0))
+    assert (failed.success, failed.rowcount) == (False, 0) and "statement failed" in failed.message
+    with client.session(), pytest.raises(livevec.compat.pytidb.NotSupportedError, match="give SQL text"):
+        client.query(select(Item.id))
+
+
+def test_another_distance_than_the_fields_is_measured_exactly(client):
+    class Spot(TableModel):
+        __tablename__ = "spots"
+        id: int = Field(primary_key=True)
+        zone: int
+        vec: list[float] | None = VectorField(dimensions=2)  # indexed by COSINE
+
+    table = client.create_table(schema=Spot)
+    table.bulk_insert(
+        [
+            Spot(id=1, zone=1, vec=[3, 0]),
+            Spot(id=2, zone=1, vec=[1, 0]),
+            Spot(id=3, zone=2, vec=[0, 2]),
+            Spot(id=4, zone=1),
+        ]
+    )
+    by_l2 = table.search([0, 0]).distance_metric("L2").limit(5).to_list()
+    assert [(r["id"], r["_distance"], r["_score"]) for r in by_l2] == [
+        (2, 1.0, 0.0),
+        (3, 2.0, -1.0),
+        (1, 3.0, -2.0),
+    ]
+    narrowed = (
+        table.search([0, 0]).distance_metric("L2").filter(Spot.zone == 1).distance_threshold(2.5).limit(5)
+    )
+    assert [r["id"] for r in narrowed.to_list()] == [2]
+    ranged = table.search([0, 0]).distance_metric("L2").distance_range(1.5, 3.5).limit(1).to_pydantic()
+    assert [(hit.id, hit.distance) for hit in ranged] == [(3, 2.0)]
+    with pytest.raises(ValueError, match="COSINE or L2"):
+        table.search([0, 0]).distance_metric("L1").limit(1).to_list()

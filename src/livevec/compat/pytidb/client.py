@@ -17,14 +17,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..._database import Database, connect
-from ..._errors import LivevecError, SchemaError, TableNotFoundError, ValidationError
+from ..._database import Database, SQLResult, connect
+from ..._errors import LivevecError, SchemaError, StorageError, TableNotFoundError, ValidationError
 from ..._schema import TableModel
 from ...storage import SQLiteBackend
 from . import embeddings
 from ._errors import ArgumentError, NotSupportedError, tidb_only
 from ._sql import native
 from .engine import sqlalchemy_engine
+from .expressions import is_expression
 from .result import SQLExecuteResult, SQLQueryResult
 from .schema import model_for
 from .table import Table
@@ -192,18 +193,21 @@ class TiDBClient:
     def _native(self, sql: Any, params: Any) -> tuple[str, Any]:
         if not isinstance(sql, str):
             raise ValidationError(
-                f"expected SQL text (livevec has no SQLAlchemy), got {type(sql).__name__}", field="sql"
+                f"expected SQL text or an SQLAlchemy statement, got {type(sql).__name__}", field="sql"
             )
         return native(
             sql, params, "sqlite" if isinstance(self.database.backend, SQLiteBackend) else "postgres"
         )
 
-    def execute(self, sql: str, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
-        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple). A failure is
-        returned (`success=False`, `message`) unless `raise_error=True`; inside `session()` it undoes
-        only this statement."""
+    def execute(self, sql: Any, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
+        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple), or an SQLAlchemy
+        statement (on `db_engine`). A failure is returned (`success=False`, `message`) unless
+        `raise_error=True`; inside `session()` it undoes only this statement."""
         try:
-            rowcount = self.database.execute(*self._native(sql, params))
+            if is_expression(sql):
+                rowcount = self._on_engine(sql, params)[2]
+            else:
+                rowcount = self.database.execute(*self._native(sql, params))
         except LivevecError as exc:
             if raise_error:
                 raise
@@ -211,9 +215,33 @@ class TiDBClient:
             return SQLExecuteResult(rowcount=0, success=False, message=str(exc))
         return SQLExecuteResult(rowcount=rowcount, success=True)
 
-    def query(self, sql: str, params: Any = None) -> SQLQueryResult:
+    def query(self, sql: Any, params: Any = None) -> SQLQueryResult:
         """Run one statement that reads (placeholders as in `execute`)."""
+        if is_expression(sql):
+            columns, rows, _ = self._on_engine(sql, params)
+            return SQLQueryResult(SQLResult(columns, rows))
         return SQLQueryResult(self.database.query(*self._native(sql, params)))
+
+    def _on_engine(self, statement: Any, params: Any) -> tuple[list[str], list[tuple], int]:
+        """Run an SQLAlchemy statement (`select(Model.id)`, `insert(Model)`) on `db_engine`, whose
+        writes reach livevec through the store's triggers: (columns, rows, rowcount)."""
+        current = _SESSION.get()
+        if current is not None and current.database is self.database:
+            raise NotSupportedError(
+                "an SQLAlchemy statement inside client.session(): it runs on db_engine's own connection, "
+                "outside the session's transaction; give SQL text instead"
+            )
+        import sqlalchemy
+
+        try:
+            with self.db_engine.begin() as conn:
+                # psycopg reports no rowcount for a compiled INSERT unless asked to keep it
+                result = conn.execution_options(preserve_rowcount=True).execute(statement, params)
+                if not result.returns_rows:
+                    return [], [], result.rowcount
+                return list(result.keys()), [tuple(row) for row in result], result.rowcount
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StorageError(f"the SQLAlchemy statement failed: {exc}") from exc
 
     @contextmanager
     def session(self, provided_session: Any = None) -> Iterator[Session]:

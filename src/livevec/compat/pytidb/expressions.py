@@ -53,7 +53,8 @@ def sa_table(model: type) -> Any:
             sa.Column(c.name, types[c.type](), primary_key=c.primary_key, nullable=c.nullable)
             for c in spec.columns
         ]
-        _tables[model] = sa.Table(spec.name, sa.MetaData(), *columns)
+        # no RETURNING on inserts: psycopg then reports no rowcount, and the key is the caller's
+        _tables[model] = sa.Table(spec.name, sa.MetaData(), *columns, implicit_returning=False)
     return _tables[model]
 
 

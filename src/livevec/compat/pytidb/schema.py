@@ -155,6 +155,10 @@ class _TableModelMeta(type(_schema.TableModel)):
                 raise
         return sa_table(cls).c[name]
 
+    def __clause_element__(cls) -> Any:
+        """The class as SQLAlchemy reads a table (`insert(Model)`, `select(Model)`)."""
+        return sa_table(cls)
+
 
 class TableModel(_schema.TableModel, metaclass=_TableModelMeta):
     """A table schema, as pytidb's (SQLModel's): `__tablename__` defaults to the class name in lower

@@ -10,14 +10,17 @@ pytidb's fixed scales (`fusion.py`). Bad input raises `ArgumentError`, a `ValueE
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..._errors import ValidationError
 from ._errors import ArgumentError, NotSupportedError
+from .exact import exact_rows
 from .expressions import livevec_filters
 from .fusion import check_weights, fuse_weighted
+from .orm.distance_metric import validate_distance_metric
 
 if TYPE_CHECKING:
     import pandas
@@ -57,7 +60,8 @@ class Search:
 
     `filter(..., prefilter=)` and `num_candidate()` are moot (livevec's filters are always exact),
     rows without a vector are never ranked (as with `skip_null_vectors(True)`), a distance metric
-    can only be the vector field's own, and `rerank()` has no reranker to call.
+    other than the field's own is measured exactly on the matching rows (vector search only), and
+    `rerank()` has no reranker to call.
     """
 
     _table: _Table
@@ -199,12 +203,26 @@ class Search:
             raise ValidationError("nothing to search for: give a text or a vector", field="query")
         vector_column = self._vector_column or (self._only_vector() if search_type != "fulltext" else None)
         search = self._table.search(query, search_type=search_type, vector_column=vector_column)
-        self._check_metric(vector_column)
         for verb, args, kwargs in self._steps:
             search = getattr(search, verb)(*args, **kwargs)
         if self._debug:
             logger.info("search on table <%s>: %r", self._table.name, search)
         return search
+
+    def _query(self, search_type: str) -> Any:
+        """The text or vector searched for, once the search can run."""
+        if self._limit is None:
+            raise ArgumentError(
+                "limit is required for search, please specify it through .limit(n)", field="limit"
+            )
+        if search_type != "vector" and self._vector is not None:
+            raise ValidationError(
+                f"a {search_type} search embeds its text itself: give the text only", field="query"
+            )
+        query = self._vector if self._vector is not None else self._text
+        if query is None:
+            raise ValidationError("nothing to search for: give a text or a vector", field="query")
+        return query
 
     def _only_vector(self) -> str:
         vectors = self._table.spec.vectors
@@ -220,18 +238,50 @@ class Search:
             )
         return vectors[0].name
 
-    def _check_metric(self, vector_column: str | None) -> None:
-        if self._metric is None or vector_column is None:
-            return
-        vector = self._table.spec.vector(vector_column)
-        if vector.distance.upper() != self._metric:
+    def _other_metric(self) -> str | None:
+        """The distance `.distance_metric()` asks for, when it is not the field's own."""
+        if self._metric is None or self._search_type == "fulltext":
+            return None
+        vector = self._table.spec.vector(self._vector_column or self._only_vector())
+        wanted = validate_distance_metric(self._metric).value.lower()
+        if wanted not in ("cosine", "l2"):
+            raise ArgumentError(
+                f"livevec measures COSINE or L2 distance, not {self._metric}", field="distance_metric"
+            )
+        if wanted == vector.distance:
+            return None
+        if self._search_type != "vector":
             raise ValidationError(
                 f"{vector.name} is searched by {vector.distance.upper()} distance, set by "
-                f"VectorField(distance_metric=...) when the table was made, not {self._metric}",
+                f"VectorField(distance_metric=...) when the table was made; a {self._search_type} search "
+                f"cannot measure {self._metric}",
                 field="distance_metric",
             )
+        return wanted
+
+    def _exact(self, distance: str) -> list[dict[str, Any]]:
+        """A vector search by another distance than the field's (see `exact.py`)."""
+        self._query("vector")
+        column = self._vector_column or self._only_vector()
+        filters, low, high = None, None, None
+        for verb, args, _ in self._steps:  # the last call of each verb holds, as in livevec's builder
+            if verb == "filter":
+                filters = args[0]
+            elif verb == "distance_threshold":
+                low, high = None, args[0]
+            elif verb == "distance_range":
+                low, high = args
+        if self._vector is not None:  # checked as a vector of the distance measured (L2 takes a zero vector)
+            vector = dataclasses.replace(self._table.spec.vector(column), distance=distance)
+            query = self._table.check_vector(vector, self._vector, field="query")
+        else:
+            query = self._table.embedding_function(column).embed_query(self._text)
+        return exact_rows(self._table, column, query, distance, filters, (low, high), self._limit)
 
     def _rows(self) -> list[dict[str, Any]]:
+        distance = self._other_metric()
+        if distance is not None:
+            return self._exact(distance)
         if self._weighted is None:
             return self._search().to_list()
         # pytidb's weighted fusion: each ranking on its own (limit rows each), then fused
