@@ -230,6 +230,12 @@ def test_weighted_hybrid_search_scores_as_pytidb(client):
     parts[top_words["id"]] = parts.get(top_words["id"], 0) + 0.5 * relevance(top_words["_match_score"])
     (hit,) = table.search(query, search_type="hybrid").fusion("weighted").limit(1).to_pydantic()
     assert (hit.id, hit.score) == (max(parts, key=parts.get), pytest.approx(max(parts.values())))
+    # distance bounds narrow the vector ranking only, as in pytidb: the words still rank
+    narrowed = table.search(query, search_type="hybrid").distance_threshold(1e-6).fusion("weighted").limit(2)
+    assert [(r["id"], r["_distance"], r["_score"]) for r in narrowed.to_list()] == [
+        (key, None, pytest.approx(0.5 * relevance(words[key])))
+        for key in sorted(words, key=lambda k: -words[k])
+    ]
     with pytest.raises(ValueError, match="only supported for hybrid"):
         table.search(query).fusion("weighted")
     with pytest.raises(ValueError, match="Invalid fusion method"):

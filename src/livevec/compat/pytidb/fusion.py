@@ -52,8 +52,8 @@ def fuse_weighted(
     vs_weight: float,
     fts_weight: float,
 ) -> list[dict[str, Any]]:
-    """The rows of both rankings, merged by `key`, best `_score` first (ties: vector ranking's order,
-    then the full-text one's, as pytidb's stable sort leaves them).
+    """The rows of both rankings, merged by `key`, best `_score` first (ties: the vector ranking's
+    order, then the full-text one's).
 
     Parameters:
         by_vector: rows of the vector ranking, with `_distance`.

@@ -188,7 +188,7 @@ class Search:
 
     # --- running ------------------------------------------------------------------------------
 
-    def _search(self, search_type: str | None = None) -> _Search:
+    def _search(self, search_type: str | None = None, skip: tuple[str, ...] = ()) -> _Search:
         search_type = search_type or self._search_type
         if self._limit is None:
             raise ArgumentError(
@@ -204,7 +204,8 @@ class Search:
         vector_column = self._vector_column or (self._only_vector() if search_type != "fulltext" else None)
         search = self._table.search(query, search_type=search_type, vector_column=vector_column)
         for verb, args, kwargs in self._steps:
-            search = getattr(search, verb)(*args, **kwargs)
+            if verb not in skip:
+                search = getattr(search, verb)(*args, **kwargs)
         if self._debug:
             logger.info("search on table <%s>: %r", self._table.name, search)
         return search
@@ -286,7 +287,8 @@ class Search:
             return self._search().to_list()
         # pytidb's weighted fusion: each ranking on its own (limit rows each), then fused
         by_vector = self._search("vector").to_list()
-        by_words = self._search("fulltext").to_list()
+        # as in pytidb, distance bounds narrow the vector ranking only
+        by_words = self._search("fulltext", skip=("distance_threshold", "distance_range")).to_list()
         vector = self._table.spec.vector(self._vector_column or self._only_vector())
         fused = fuse_weighted(
             by_vector, by_words, self._table.spec.primary_key.name, vector.distance, *self._weighted
