@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import livevec
@@ -46,11 +47,11 @@ def test_sa_type_must_agree_with_the_annotation():
             id: int = Field(primary_key=True)
             count: int = Field(sa_type=TEXT)
 
-    for bad, message in ((BLOB, "binary"), (VECTOR(3), "VectorField"), ("TEXT", "datatype")):
+    for bad, message in ((BLOB, "binary"), (VECTOR, "give its dimensions"), ("TEXT", "datatype")):
         with pytest.raises(livevec.SchemaError, match=message):
             Field(sa_type=bad)
-    with pytest.raises(livevec.SchemaError, match="foreign_key= is an SQLAlchemy column option"):
-        Field(foreign_key="users.id")
+    with pytest.raises(livevec.SchemaError, match="unique= is an SQLAlchemy column option"):
+        Field(unique=True)
 
 
 def test_create_open_and_drop_with_pytidbs_options(client):
@@ -134,7 +135,7 @@ def test_what_only_tidb_does_raises_and_says_what_to_do(client, tmp_path):
         (lambda: TiFlashReplica(object(), replica_count=1), "columnar replica"),
         (lambda: Reranker(model_name="jina_ai/jina-reranker-m0"), "hybrid"),
         (lambda: FullTextField(fts_parser="STANDARD"), "one tokenizer"),
-        (lambda: client.db_engine, "client.database"),
+        (lambda: client.session(provided_session=object()).__enter__(), r"client.session\(\) alone"),
     ]
     for call, advice in expected:
         with pytest.raises(NotSupportedError, match=advice):
@@ -162,15 +163,20 @@ def test_search_verbs_and_their_limits(client):
     search = table.search().text("tea").distance_metric("L2").limit(1)
     assert search.to_list()[0]["text"] == "green tea"
     assert [r["id"] for r in search.distance_range(0, 2).filter({"id": {"$gt": 1}}).to_list()] == [2]
-    with pytest.raises(livevec.ValidationError, match="not COSINE") as info:
-        search.distance_metric("cosine").to_list()
+    # another distance than the field's: measured exactly, as pytidb's SQL does without a fitting index
+    (by_cosine,) = search.distance_metric("cosine").to_list()
+    vectors = [by_cosine["text_vec"], embed_fn.embed_query("tea")]
+    cosine = 1 - np.dot(*vectors) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1]))
+    assert (by_cosine["text"], by_cosine["_distance"]) == ("green tea", pytest.approx(cosine, abs=1e-5))
+    with pytest.raises(livevec.ValidationError, match="cannot measure COSINE") as info:
+        table.search("tea", search_type="hybrid").distance_metric("cosine").limit(1).to_list()
     assert info.value.field == "distance_metric"
     with pytest.raises(NotSupportedError, match="fusion"):
         search.rerank(object())
     with pytest.raises(livevec.ValidationError, match="nothing to search for"):
         table.search().limit(1).to_list()
     with pytest.raises(livevec.ValidationError, match="text only"):
-        table.search({"query": "tea", "query_vector": [0.0] * 384}, search_type="hybrid").to_list()
+        table.search({"query": "tea", "query_vector": [0.0] * 384}, search_type="hybrid").limit(1).to_list()
 
 
 def test_json_columns_as_pytidb_declares_them_filter_by_path(client):

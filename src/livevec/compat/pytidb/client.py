@@ -17,13 +17,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..._database import Database, connect
-from ..._errors import LivevecError, SchemaError, TableNotFoundError, ValidationError
+from ..._database import Database, SQLResult, connect
+from ..._errors import LivevecError, SchemaError, StorageError, TableNotFoundError, ValidationError
 from ..._schema import TableModel
 from ...storage import SQLiteBackend
 from . import embeddings
-from ._errors import NotSupportedError, tidb_only
+from ._errors import ArgumentError, NotSupportedError, tidb_only
 from ._sql import native
+from .engine import sqlalchemy_engine
+from .expressions import is_expression
 from .result import SQLExecuteResult, SQLQueryResult
 from .schema import model_for
 from .table import Table
@@ -46,6 +48,7 @@ class Session:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._engine: Any = None
         self._transaction: AbstractContextManager[None] | None = None
         self._begin()
 
@@ -73,6 +76,7 @@ class TiDBClient:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._engine: Any = None
 
     def __repr__(self) -> str:
         return f"<pytidb-compatible TiDBClient {self.database.backend.url!r}>"
@@ -113,21 +117,40 @@ class TiDBClient:
         return cls(connect(url, **kwargs))
 
     def disconnect(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
         self.database.close()
 
     @property
+    def is_serverless(self) -> bool:
+        """True: pytidb answers whether the server is TiDB Serverless, the only TiDB with full-text
+        search, server-side embedding and columnar replicas on demand, and code (pytidb's tests among
+        it) gates full-text and hybrid search on it. livevec has full-text search on every store, so
+        such code must take its full-text path. What is truly TiDB's (server-side embedding, TiFlash
+        replicas) raises `NotSupportedError` whatever this answers."""
+        return True
+
+    @property
     def db_engine(self) -> Any:
-        raise NotSupportedError(
-            "db_engine: livevec has no SQLAlchemy engine; client.database is the livevec Database, "
-            "and client.execute() / client.query() run SQL"
-        )
+        """An SQLAlchemy engine on this client's database (livevec[compat]), made on first use and
+        disposed of by `disconnect()`; writes through it reach livevec's change log and indexes.
+
+        Raises:
+            NotSupportedError: SQLAlchemy is not installed, or the database is in memory.
+        """
+        if self._engine is None:
+            self._engine = sqlalchemy_engine(self.database.backend)
+        return self._engine
+
+    _db_engine = db_engine  # pytidb's private name, which its own tests use
 
     # --- tables -------------------------------------------------------------------------------
 
     def create_table(self, *, schema: type[TableModel], if_exists: str = "raise") -> Table:
         """Create the table; `if_exists`: "raise" (a `TableExistsError`), "overwrite" or "skip"."""
         if if_exists not in _IF_EXISTS:
-            raise ValidationError(
+            raise ArgumentError(
                 f"must be 'raise', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists"
             )
         return Table(self, self.database.create_table(schema, if_exists=_IF_EXISTS[if_exists]))
@@ -160,7 +183,7 @@ class TiDBClient:
     def drop_table(self, table_name: str, if_not_exists: str = "raise") -> None:
         """Drop the table; `if_not_exists`: "raise" (a `TableNotFoundError`) or "skip"."""
         if if_not_exists not in ("raise", "skip"):
-            raise ValidationError(f"must be 'raise' or 'skip', got {if_not_exists!r}", field="if_not_exists")
+            raise ArgumentError(f"must be 'raise' or 'skip', got {if_not_exists!r}", field="if_not_exists")
         if if_not_exists == "skip" and not self.has_table(table_name):
             return
         self.database.drop_table(table_name)
@@ -170,18 +193,21 @@ class TiDBClient:
     def _native(self, sql: Any, params: Any) -> tuple[str, Any]:
         if not isinstance(sql, str):
             raise ValidationError(
-                f"expected SQL text (livevec has no SQLAlchemy), got {type(sql).__name__}", field="sql"
+                f"expected SQL text or an SQLAlchemy statement, got {type(sql).__name__}", field="sql"
             )
         return native(
             sql, params, "sqlite" if isinstance(self.database.backend, SQLiteBackend) else "postgres"
         )
 
-    def execute(self, sql: str, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
-        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple). A failure is
-        returned (`success=False`, `message`) unless `raise_error=True`; inside `session()` it undoes
-        only this statement."""
+    def execute(self, sql: Any, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
+        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple), or an SQLAlchemy
+        statement (on `db_engine`). A failure is returned (`success=False`, `message`) unless
+        `raise_error=True`; inside `session()` it undoes only this statement."""
         try:
-            rowcount = self.database.execute(*self._native(sql, params))
+            if is_expression(sql):
+                rowcount = self._on_engine(sql, params)[2]
+            else:
+                rowcount = self.database.execute(*self._native(sql, params))
         except LivevecError as exc:
             if raise_error:
                 raise
@@ -189,14 +215,48 @@ class TiDBClient:
             return SQLExecuteResult(rowcount=0, success=False, message=str(exc))
         return SQLExecuteResult(rowcount=rowcount, success=True)
 
-    def query(self, sql: str, params: Any = None) -> SQLQueryResult:
+    def query(self, sql: Any, params: Any = None) -> SQLQueryResult:
         """Run one statement that reads (placeholders as in `execute`)."""
+        if is_expression(sql):
+            columns, rows, _ = self._on_engine(sql, params)
+            return SQLQueryResult(SQLResult(columns, rows))
         return SQLQueryResult(self.database.query(*self._native(sql, params)))
 
+    def _on_engine(self, statement: Any, params: Any) -> tuple[list[str], list[tuple], int]:
+        """Run an SQLAlchemy statement (`select(Model.id)`, `insert(Model)`) on `db_engine`, whose
+        writes reach livevec through the store's triggers: (columns, rows, rowcount)."""
+        current = _SESSION.get()
+        if current is not None and current.database is self.database:
+            raise NotSupportedError(
+                "an SQLAlchemy statement inside client.session(): it runs on db_engine's own connection, "
+                "outside the session's transaction; give SQL text instead"
+            )
+        import sqlalchemy
+
+        try:
+            with self.db_engine.begin() as conn:
+                # psycopg reports no rowcount for a compiled INSERT unless asked to keep it
+                result = conn.execution_options(preserve_rowcount=True).execute(statement, params)
+                if not result.returns_rows:
+                    return [], [], result.rowcount
+                return list(result.keys()), [tuple(row) for row in result], result.rowcount
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StorageError(f"the SQLAlchemy statement failed: {exc}") from exc
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, provided_session: Any = None) -> Iterator[Session]:
         """A transaction around the block: committed at its end, rolled back if it raises. Everything
-        the client and its tables do inside joins it; a `session()` inside is the same one."""
+        the client and its tables do inside joins it; a `session()` inside is the same one.
+
+        Raises:
+            NotSupportedError: `provided_session`: livevec's writes cannot join an SQLAlchemy
+                session's transaction, which runs on a connection of its own.
+        """
+        if provided_session is not None:
+            raise NotSupportedError(
+                "session(provided_session=...): livevec's writes run on its own connection and cannot "
+                "join an SQLAlchemy session's transaction; use client.session() alone"
+            )
         current = _SESSION.get()
         if current is not None and current.database is self.database:
             yield current

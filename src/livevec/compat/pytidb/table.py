@@ -6,12 +6,17 @@ for `{}`), `insert` takes one row and `bulk_insert` a list, `save` is livevec's 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..._errors import ValidationError
+from ._errors import ArgumentError, NotSupportedError
+from .expressions import livevec_filters, sa_table
+from .orm.distance_metric import validate_distance_metric
+from .relationships import bind
 from .schema import ColumnInfo
 from .search import Search
 
@@ -39,6 +44,7 @@ class Table:
     def __init__(self, client: TiDBClient, table: _Table) -> None:
         self._client = client
         self.table = table
+        bind(table.model, client.database)  # its rows read their relationships from this database
 
     def __repr__(self) -> str:
         return f"<pytidb-compatible Table {self.table_name!r}>"
@@ -46,6 +52,12 @@ class Table:
     @property
     def table_model(self) -> type[TableModel]:
         return self.table.model
+
+    @property
+    def _sa_table(self) -> Any:
+        """pytidb's private name, which its tests use: the SQLAlchemy `Table` standing for this one
+        (livevec[compat])."""
+        return sa_table(self.table.model)
 
     @property
     def table_name(self) -> str:
@@ -69,6 +81,62 @@ class Table:
             for c in self.table.spec.columns
         ]
 
+    # --- indexes ------------------------------------------------------------------------------
+    # livevec indexes every vector field (HNSW) and builds the full-text index with the table
+
+    def has_vector_index(self, column_name: str) -> bool:
+        """Whether `column_name` has a vector index: True for every vector field."""
+        return self.table.spec.vector(column_name) is not None
+
+    def create_vector_index(self, column_name: str, name: str | None = None, **kwargs: Any) -> None:
+        """pytidb's experimental call (it warns, as pytidb does): the vector field is indexed
+        already, by the distance it was declared with; another `distance_metric` is an error.
+
+        Raises:
+            ArgumentError: (a `ValueError`) not a vector field, or another distance.
+        """
+        warnings.warn(
+            "table.create_vector_index() is an experimental API, use VectorField instead.", stacklevel=2
+        )
+        vector = self.table.spec.vector(column_name)
+        if vector is None:
+            raise ArgumentError(f"Invalid vector column: {column_name}", field="column_name")
+        metric = kwargs.get("distance_metric")
+        if metric is not None and validate_distance_metric(metric).value.lower() != vector.distance:
+            raise ArgumentError(
+                f"{column_name} is indexed by {vector.distance.upper()} distance, declared with the field",
+                field="distance_metric",
+            )
+
+    def has_fts_index(self, column_name: str) -> bool:
+        """Whether `column_name` is in the table's full-text index."""
+        return any(c.name == column_name and c.fulltext for c in self.table.spec.columns)
+
+    def create_fts_index(self, column_name: str, name: str | None = None, if_exists: str = "raise") -> None:
+        """pytidb's experimental call (it warns, as pytidb does). livevec builds the full-text index
+        with the table: a field in it is left as is with `if_exists="skip"`.
+
+        Raises:
+            ArgumentError: the field is indexed already (and `if_exists="raise"`), or not a text field.
+            NotSupportedError: the field is not in the index: declare it `FullTextField()`.
+        """
+        warnings.warn(
+            "table.create_fts_index() is an experimental API, use FullTextField instead.", stacklevel=2
+        )
+        if if_exists not in ("raise", "skip"):
+            raise ArgumentError(f"must be 'raise' or 'skip', got {if_exists!r}", field="if_exists")
+        column = next((c for c in self.table.spec.columns if c.name == column_name), None)
+        if column is None or column.type != "str":
+            raise ArgumentError(f"Invalid text column: {column_name}", field="column_name")
+        if column.fulltext:
+            if if_exists == "raise":
+                raise ArgumentError(f"{column_name} has a full-text index already", field="column_name")
+            return
+        raise NotSupportedError(
+            f"adding {column_name} to the full-text index of a table with rows: livevec builds it with the "
+            "table; declare the field FullTextField() (or FullTextIndex in __table_args__)"
+        )
+
     # --- writes -------------------------------------------------------------------------------
 
     def insert(self, data: TableModel | Mapping[str, Any]) -> TableModel:
@@ -85,13 +153,13 @@ class Table:
             raise ValidationError(f"expected a list of rows, got {type(data).__name__}", field="data")
         return self.table.insert(data)
 
-    def update(self, values: Mapping[str, Any], filters: Mapping[str, Any] | None = None) -> int:
+    def update(self, values: Mapping[str, Any], filters: Any = None) -> int:
         """Set `values` on the rows matching `filters` (every row without filters); returns how many."""
-        return self.table.update(values, {} if filters is None else filters)
+        return self.table.update(values, {} if filters is None else livevec_filters(filters))
 
-    def delete(self, filters: Mapping[str, Any] | None = None) -> int:
+    def delete(self, filters: Any = None) -> int:
         """Remove the rows matching `filters` (every row without filters); returns how many."""
-        return self.table.delete({} if filters is None else filters)
+        return self.table.delete({} if filters is None else livevec_filters(filters))
 
     def truncate(self) -> None:
         self.table.delete({})
@@ -103,7 +171,7 @@ class Table:
 
     def query(
         self,
-        filters: Mapping[str, Any] | None = None,
+        filters: Any = None,
         order_by: str | Sequence[str] | Mapping[str, str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
@@ -114,7 +182,7 @@ class Table:
                 if direction not in ("asc", "desc"):
                     raise ValidationError(f"must be 'asc' or 'desc', got {direction!r}", field="order_by")
             order_by = [("-" if d == "desc" else "") + name for name, d in order_by.items()]
-        return self.table.query(filters, order_by=order_by, limit=limit, offset=offset or 0)
+        return self.table.query(livevec_filters(filters), order_by=order_by, limit=limit, offset=offset or 0)
 
     def search(self, query: Any = None, search_type: str = "vector") -> Search:
         """Rows ranked for a text, a vector or `{"query": text, "query_vector": vector}`."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._errors import EmbeddingError
-from ...embeddings import EmbeddingFunction as _EmbeddingFunction
-from ._errors import tidb_only
-from .schema import VectorField
+from ...._errors import EmbeddingError
+from ....embeddings import EmbeddingFunction as _EmbeddingFunction
+from .._errors import tidb_only
+from ..schema import VectorField
 
 # pytidb's short names
 _ALIASES = {
@@ -25,7 +25,8 @@ provider_api_keys: dict[str, str] = {}
 
 class EmbeddingFunction(_EmbeddingFunction):
     """An embedding model named `provider/model`: `openai/...` (`api_key`, `api_base`, `dimensions`,
-    `timeout` go to livevec's OpenAI-compatible provider), `local/...`, or a registered provider.
+    `timeout` go to livevec's OpenAI-compatible provider), `local/...` (which, needing no key, ignores
+    `api_key`), or a registered provider (which gets `api_key`).
 
     Server-side embedding (`use_server=True`) and images (`multimodal=True`) are TiDB's and raise.
     `caching` is moot (livevec always keeps each text's vector in the database), and so is
@@ -57,8 +58,14 @@ class EmbeddingFunction(_EmbeddingFunction):
         if model_name.startswith("openai/"):
             options.update(api_key=api_key or provider_api_keys.get("openai"), base_url=api_base)
             options.update(dimensions=dimensions, timeout=timeout)
-        elif api_key or api_base:
-            raise EmbeddingError(f"{model_name}: api_key and api_base are for openai/ models")
+        elif api_base:
+            raise EmbeddingError(
+                f"{model_name}: api_base is for openai/ models (an OpenAI-compatible server)"
+            )
+        elif not model_name.startswith("local/"):
+            options.update(api_key=api_key)  # a registered provider's own concern
+        # a local model needs no key: one given is ignored, so that a program ported from pytidb by
+        # changing only its model name runs
         super().__init__(model_name, **{name: value for name, value in options.items() if value is not None})
         if dimensions is not None and dimensions != self.dimensions:
             raise EmbeddingError(f"{model_name} makes {self.dimensions}-d vectors, not {dimensions}")

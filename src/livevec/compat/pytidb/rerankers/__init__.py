@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import NotSupportedError
+from .._errors import NotSupportedError
+from .base import BaseReranker, RerankResult
 
 
 class Reranker:
@@ -19,4 +20,4 @@ class Reranker:
 
 LiteLLMReranker = Reranker
 
-__all__ = ["LiteLLMReranker", "Reranker"]
+__all__ = ["BaseReranker", "LiteLLMReranker", "RerankResult", "Reranker"]
