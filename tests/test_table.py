@@ -75,6 +75,27 @@ def test_search_results_carry_columns_distance_and_score(products):
         assert r["_score"] == pytest.approx(1 - r["_distance"])
 
 
+def test_select_keeps_only_the_fields_named_in_searches_and_live_results(products):
+    every = products.search("yoga").limit(5).to_list()
+    chosen = products.search("yoga").limit(5).select("id", "name").to_list()
+    assert all(set(row) == {"id", "name", "_distance", "_relevance", "_score"} for row in chosen)
+    slim = products.search("yoga").limit(5).select("name", "id", "name").to_list()
+    assert [list(row)[:2] for row in slim] == [["name", "id"]] * 5  # in the order named, once each
+    assert [(r["id"], r["_distance"]) for r in slim] == [(r["id"], r["_distance"]) for r in every]
+    # a live search with and without the vector are two queries, each kept current
+    with (
+        products.search("yoga").limit(2).select("id").live() as live,
+        products.search("yoga").limit(2).live() as full,
+    ):
+        assert set(live.result[0]) == {"id", "_distance", "_relevance", "_score"}
+        assert "description_vec" in full.result[0]
+        products.insert(CATALOG[0] | {"id": 999, "name": "Yoga mat deluxe", "description": "A yoga mat"})
+        assert 999 in [row["id"] for row in live.wait(timeout=30)]
+    for bad in ((), ("nope",), ("id", 3)):
+        with pytest.raises(livevec.ValidationError):
+            products.search("yoga").select(*bad)
+
+
 def test_distance_threshold_and_range(products):
     everything = products.search("sport").limit(8).to_list()
     cut = everything[3]["_distance"]

@@ -125,6 +125,7 @@ class Search:
     _max_distance: float | None = None
     _min_distance: float | None = None
     _fusion: Fusion = Fusion()
+    _fields: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         reason = unstorable(self.query) if isinstance(self.query, str) else None
@@ -157,6 +158,26 @@ class Search:
                 field=name,
             )
         return replace(self, _vector_column=name)
+
+    def select(self, *fields: str) -> Search:
+        """Only these fields in each row (and the scores), as pytidb's rows hold every column.
+
+        A result kept by `live()` is held for as long as the handle is open: leaving out a vector
+        (384 floats, 12 kB a row as Python floats) is what makes many of them cheap to hold.
+
+        Parameters:
+            fields: names of the table's fields, at least one.
+
+        Raises:
+            ValidationError: no field, or a name that is not one of the table's fields.
+        """
+        if not fields:
+            raise ValidationError("name at least one field", field="select")
+        known = self.table.spec.column_names
+        for name in fields:
+            if not isinstance(name, str) or name not in known:
+                raise ValidationError(f"not a field; the table has {known}", field=str(name))
+        return replace(self, _fields=tuple(dict.fromkeys(fields)))
 
     def filter(self, filters: Filters | None) -> Search:
         compile_filters(filters, self.table.spec)  # check now: errors point at the call that made them
@@ -374,7 +395,8 @@ class Search:
         ranked_rows = self._ranked()
         relevance = self._relevances(ranked_rows)
         for ranked, rel in zip(ranked_rows, relevance, strict=True):
-            item = {**ranked.row, "_distance": ranked.distance, "_relevance": rel}
+            row = ranked.row if self._fields is None else {name: ranked.row[name] for name in self._fields}
+            item = {**row, "_distance": ranked.distance, "_relevance": rel}
             if self.search_type != "vector":
                 item["_match_score"] = ranked.match_score
             item["_score"] = ranked.score
@@ -417,6 +439,7 @@ class Search:
             self._max_distance,
             self._min_distance,
             self._fusion,
+            self._fields,
         )
         registry = live_queries(self.table.backend)
         registry.keep_fresh(self.table.name, self.table.refresh)

@@ -26,7 +26,7 @@ from ._identity import ShopperAccess
 from ._models import problems
 from ._security import LOOPBACK, Guard, Hosts, check_token, documented_content_type, inline_script_policy
 from ._shop import Shop
-from ._streams import MessageCache, StreamSlots
+from ._streams import MemoryRelease, MessageCache, StreamSlots
 from ._workers import Workers
 from .routes import events, products, search, service, shoppers
 
@@ -76,16 +76,18 @@ def create_app(
             db, table, recommender=recommender, poll_interval=poll_interval, workers=workers
         )
         streams = StreamSlots(per_client=max_streams_per_client, total=max_streams)
+        memory = MemoryRelease(workers)
         app.state.shop = Shop(
-            db, table, recommender, broadcaster, workers, streams, MessageCache(message_cache_bytes)
+            db, table, recommender, broadcaster, workers, streams, MessageCache(message_cache_bytes), memory
         )
-        poller = asyncio.create_task(broadcaster.run())
+        tasks = [asyncio.create_task(broadcaster.run()), asyncio.create_task(memory.run())]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             workers.shutdown()
             db.close()
 

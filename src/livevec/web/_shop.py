@@ -9,12 +9,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from .._database import Database
-from .._memory import release_freed_memory
 from .._table import Table
 from ..demo import Product
 from ..recommend import Recommender, User
 from ._events import ChangeBroadcaster
-from ._streams import MessageCache, StreamSlots
+from ._streams import MemoryRelease, MessageCache, StreamSlots
 from ._workers import Workers
 
 
@@ -27,6 +26,7 @@ class Shop:
     workers: Workers
     streams: StreamSlots
     messages: MessageCache
+    memory: MemoryRelease
 
 
 def _shop(request: Request) -> Shop:
@@ -34,9 +34,6 @@ def _shop(request: Request) -> Shop:
 
 
 ShopDep = Annotated[Shop, Depends(_shop)]
-
-
-TRIM_EVERY = 5.0  # seconds: at most so often, as trimming holds the allocator's lock a moment
 
 
 async def _stream_slot(request: Request, shop: ShopDep) -> AsyncIterator[None]:
@@ -47,10 +44,8 @@ async def _stream_slot(request: Request, shop: ShopDep) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if shop.streams.give_back(client):
-            # the last stream closed: what the streams' messages and results took goes back to the
-            # system, not only to the allocator (220 MB after 2,000 streams of 100 long products)
-            shop.workers.probe.submit(release_freed_memory, TRIM_EVERY)
+        if shop.streams.give_back(client):  # the last open stream closed
+            shop.memory.request()
 
 
 StreamSlot = Depends(_stream_slot)

@@ -9,11 +9,15 @@ client past the server's total a 503, both with `Retry-After`; the message cache
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
 from fastapi import HTTPException
+
+from .._memory import release_freed_memory
+from ._workers import Workers, run
 
 RETRY_AFTER = "5"  # seconds a refused client waits before trying again
 
@@ -95,3 +99,28 @@ class MessageCache:
         """Bytes held (characters: the messages are ASCII JSON)."""
         with self._lock:
             return self._bytes
+
+
+class MemoryRelease:
+    """Hands the memory closed streams took back to the system once the last open stream has closed,
+    at most every `every` seconds (trimming a large heap holds the allocator's lock a moment), and
+    once more after a burst: without it, 2,000 streams of 100 long products each left 220 MB with
+    the allocator after they had all closed.
+
+    `run()` is a task the app's lifespan starts and cancels; `request()` may be called any time.
+    """
+
+    def __init__(self, workers: Workers, every: float = 5.0) -> None:
+        self.workers = workers
+        self.every = every
+        self._wanted = asyncio.Event()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            await run(self.workers.probe, release_freed_memory)
+            await asyncio.sleep(self.every)  # requests meanwhile make one more trim after it

@@ -17,7 +17,7 @@ from ...live import LiveResult
 from ...recommend import Recommendation
 from ...search import Search, SearchType
 from .._identity import QueryToken, for_shopper
-from .._models import RecommendedProduct, ScoredProduct, problems
+from .._models import ProductOut, RecommendedProduct, ScoredProduct, problems
 from .._security import OPTIONAL_TOKEN, Credentials
 from .._shop import Shop, ShopDep, StreamSlot, existing_product
 from .._workers import open_handle
@@ -65,7 +65,9 @@ ProfileText = Annotated[
 
 
 def _search(table: Table, text: str, options: NearestOptions, search_type: SearchType = "vector") -> Search:
-    search = table.search(text, search_type=search_type).limit(options.limit).filter(options.filters)
+    # the fields the API returns, not the vector: a stream's live result is held while it is open
+    search = table.search(text, search_type=search_type).select(*ProductOut.model_fields)
+    search = search.limit(options.limit).filter(options.filters)
     if options.distance_threshold is not None:
         search = search.distance_threshold(options.distance_threshold)
     return search
