@@ -91,6 +91,12 @@ def test_select_keeps_only_the_fields_named_in_searches_and_live_results(product
         assert "description_vec" in full.result[0]
         products.insert(CATALOG[0] | {"id": 999, "name": "Yoga mat deluxe", "description": "A yoga mat"})
         assert 999 in [row["id"] for row in live.wait(timeout=30)]
+    assert list(products.search("yoga").limit(2).select("name").to_pandas().columns) == [
+        "name",
+        "_distance",
+        "_relevance",
+        "_score",
+    ]
     for bad in ((), ("nope",), ("id", 3)):
         with pytest.raises(livevec.ValidationError):
             products.search("yoga").select(*bad)

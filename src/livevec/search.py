@@ -160,7 +160,8 @@ class Search:
         return replace(self, _vector_column=name)
 
     def select(self, *fields: str) -> Search:
-        """Only these fields in each row (and the scores), as pytidb's rows hold every column.
+        """Only these fields in each row (and the scores) of `to_list()`, `to_pandas()` and `live()`;
+        `to_pydantic()` still gives whole models. Without it a row holds every column, as pytidb's do.
 
         A result kept by `live()` is held for as long as the handle is open: leaving out a vector
         (384 floats, 12 kB a row as Python floats) is what makes many of them cheap to hold.
@@ -482,7 +483,8 @@ class Search:
             if self.search_type == "vector"
             else ["_distance", "_relevance", "_match_score", "_score"]
         )
-        return pandas.DataFrame(self.to_list(), columns=[*self.table.spec.column_names, *scores])
+        fields = self._fields or self.table.spec.column_names
+        return pandas.DataFrame(self.to_list(), columns=[*fields, *scores])
 
     def to_pydantic(self) -> list[SearchHit]:
         model = self.table.model
