@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ... import Search as _Search
     from ... import Table as _Table
+    from ...filters import Filters
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Search:
     def distance_metric(self, metric: Any) -> Search:
         return replace(self, _metric=str(getattr(metric, "value", metric)).upper())
 
-    def filter(self, filters: Any = None, prefilter: bool = False) -> Search:
+    def filter(self, filters: Filters | None = None, prefilter: bool = False) -> Search:
         return self._then("filter", filters)
 
     def limit(self, k: int) -> Search:
