@@ -136,10 +136,6 @@ def sql_text(s: str, quote: str) -> str:
     return quote + s.replace("\\", "\\\\").replace(quote, quote * 2) + quote
 
 
-def sql_number(x: int | float) -> str:
-    return repr(x)
-
-
 TEXTS = st.sampled_from(["", "a", "ab", "b", "B", "é", "a'b", 'q"r', "%", "_", "\\", *HOSTILE])
 PREFIXES = st.sampled_from(["", "a", "ab", "b", "é", "zz"])
 VALUES = {
@@ -160,12 +156,12 @@ COMPARE = {
 FLIPPED = {"=": "=", "!=": "!=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
-def literal(column: str, value: Any) -> str:
+def literal(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, str):
         return sql_text(value, "'")
-    return sql_number(value)
+    return repr(value)
 
 
 def _known(column: str, test: Callable[[Any], bool]) -> Callable[[dict[str, Any]], bool | None]:
@@ -181,14 +177,14 @@ def atoms(draw) -> Condition:
         op = draw(st.sampled_from(sorted(COMPARE)))
         v = draw(value)
         name, test = COMPARE[op]
-        text = f"{column} {op} {literal(column, v)}"
+        text = f"{column} {op} {literal(v)}"
         if form == "flipped":
-            text = f"{literal(column, v)} {FLIPPED[op]} {column}"
+            text = f"{literal(v)} {FLIPPED[op]} {column}"
         return Condition(text, {column: {name: v}}, _known(column, lambda x: test(x, v)), (v,))
     if form == "in":
         vs = draw(st.lists(value, min_size=1, max_size=3))
         negated = draw(st.booleans())
-        listed = ", ".join(literal(column, v) for v in vs)
+        listed = ", ".join(literal(v) for v in vs)
         text = f"{column} {'NOT IN' if negated else 'IN'} ({listed})"
         dict_filter = {column: {"$nin" if negated else "$in": vs}}
         return Condition(text, dict_filter, _known(column, lambda x: (x in vs) != negated), tuple(vs))
@@ -196,7 +192,7 @@ def atoms(draw) -> Condition:
         low, high = draw(value), draw(value)
         negated = draw(st.booleans())
         text = (
-            f"{column} {'NOT ' if negated else ''}BETWEEN {literal(column, low)} AND {literal(column, high)}"
+            f"{column} {'NOT ' if negated else ''}BETWEEN {literal(low)} AND {literal(high)}"
         )
         dict_filter = (
             {"$or": [{column: {"$lt": low}}, {column: {"$gt": high}}]}

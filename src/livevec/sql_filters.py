@@ -33,7 +33,9 @@ What each condition means:
 Refused with a `FilterError` naming the part not understood: function calls, subqueries,
 arithmetic, comparisons between two fields or two values, any other operator (`<=>`, `XOR`,
 `IS TRUE`, `ILIKE`, `REGEXP` ...), placeholders and variables, several statements, `;` and
-comments. Whether each field exists, and whether a value suits it, the dict compiler checks.
+comments; so is a condition nested too deeply for the parser (some 30 levels of parentheses or
+`NOT`s; a long chain of `AND` or `OR` is flat, and fine). Whether each field exists, and whether a
+value suits it, the dict compiler checks.
 """
 
 from __future__ import annotations
