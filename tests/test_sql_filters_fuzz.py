@@ -191,9 +191,7 @@ def atoms(draw) -> Condition:
     if form == "between":
         low, high = draw(value), draw(value)
         negated = draw(st.booleans())
-        text = (
-            f"{column} {'NOT ' if negated else ''}BETWEEN {literal(low)} AND {literal(high)}"
-        )
+        text = f"{column} {'NOT ' if negated else ''}BETWEEN {literal(low)} AND {literal(high)}"
         dict_filter = (
             {"$or": [{column: {"$lt": low}}, {column: {"$gt": high}}]}
             if negated
