@@ -159,6 +159,7 @@ class Search:
         return replace(self, _vector_column=name)
 
     def filter(self, filters: Filters | None) -> Search:
+        """Keep the rows matching `filters`: a dict filter or a SQL condition (`livevec.filters`)."""
         compile_filters(filters, self.table.spec)  # check now: errors point at the call that made them
         return replace(self, _filters=filters)
 
