@@ -110,7 +110,12 @@ def test_bad_updates_change_nothing(products, values, filters, field, message):
         ({"name": "\ud800"}, "name", "lone surrogate"),
         ({"$and": [{"category": {"$nin": ["a\udfffb"]}}]}, "category", "lone surrogate"),
         ({"description_vec": [1.0]}, "description_vec", "cannot filter"),
-        ("price > 3", "filters", "a filter is a dict"),
+        (["price"], "filters", "a filter is a dict or a SQL condition"),
+        ("colour = 'red'", "colour", "unknown field"),
+        ("price = 'cheap'", "price", "needs a float"),
+        ("price > 3 and", "filters", "is not a condition"),
+        ("lower(name) = 'x'", "filters", "a function call"),
+        ("price > 3; DROP TABLE products", "filters", "without ';'"),
     ],
 )
 def test_bad_filters(products, filters, field, message):

@@ -425,7 +425,8 @@ class Table:
         limit: int | None = None,
         offset: int = 0,
     ) -> QueryResult:
-        """Rows matching `filters`, by primary key or `order_by` ("price", "-price" for descending)."""
+        """Rows matching `filters` (a dict or a SQL condition such as `"price < 50"`), by primary key or
+        `order_by` ("price", "-price" for descending)."""
         order = None
         if order_by is not None:
             order = []

@@ -4,6 +4,10 @@
     {"price": {"$gte": 10, "$lt": 50}}               several operators on one field are ANDed
     {"$or": [{"category": "bags"}, {"price": {"$lt": 5}}]}
     {"meta.owner.id": {"$in": [1, 2]}}               a path inside a JSON (dict or list) field
+    "price >= 10 and category = 'bags'"              a SQL condition (`livevec.sql_filters`)
+
+A str is a SQL condition, read into this language by `livevec.sql_filters.parse_filter` wherever a
+filter goes (alone, or inside `$and` and `$or`).
 
 Values always travel as parameters; field names are checked against the table's columns, values
 against what both backends can compare (64-bit integers, finite floats, UTF-8 text).
@@ -40,8 +44,9 @@ from typing import Any
 from ._errors import FilterError
 from ._json_filters import SQLITE, JsonDialect, parse_path, path_condition
 from ._schema import TableSpec, shown, unstorable
+from .sql_filters import parse_filter
 
-Filters = Mapping[str, Any]
+Filters = Mapping[str, Any] | str
 
 _COMPARISONS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _LISTS = {"$in": "IN", "$nin": "NOT IN"}
@@ -62,7 +67,7 @@ def compile_filters(
     """`(sql, params)` for a WHERE clause; `("1=1", [])` when there is no filter.
 
     Parameters:
-        filters: the filter, in the language above (None or {}: every row).
+        filters: the filter, in the language above, or a SQL condition (None or {}: every row).
         spec: the table filtered.
         placeholder: the backend's parameter mark.
         adapt: `adapt(column_type, value)` turns a Python value into what the backend stores
@@ -93,8 +98,12 @@ class _Target:
 
 
 def _compile(filters: Any, spec: TableSpec, target: _Target, params: list) -> str:
+    if isinstance(filters, str):
+        filters = parse_filter(filters)
     if not isinstance(filters, Mapping):
-        raise FilterError(f"a filter is a dict, got {type(filters).__name__}", field="filters")
+        raise FilterError(
+            f"a filter is a dict or a SQL condition (str), got {type(filters).__name__}", field="filters"
+        )
     parts = []
     for key, value in filters.items():
         if key in ("$and", "$or"):

@@ -181,6 +181,7 @@ class Search:
         return replace(self, _fields=tuple(dict.fromkeys(fields)))
 
     def filter(self, filters: Filters | None) -> Search:
+        """Keep the rows matching `filters`: a dict filter or a SQL condition (`livevec.filters`)."""
         compile_filters(filters, self.table.spec)  # check now: errors point at the call that made them
         return replace(self, _filters=filters)
 

@@ -238,3 +238,37 @@ def test_sqlalchemys_json_columns_are_json_fields(client):
     assert table.query(filters={"meta.a": {"$ne": 1}}).to_list() == [{"id": 1, "meta": {"a": [1]}}]
     with pytest.raises(livevec.SchemaError, match="reads only a column's type"):
         Field(sa_column=sqlalchemy.Column(sqlalchemy.Integer))
+
+
+def test_sql_string_filters_as_pytidb_users_write_them(client):
+    from typing import Any
+
+    from livevec.compat.pytidb.schema import Column
+
+    class Chunk(TableModel):
+        __tablename__ = "chunks"
+        id: int = Field(primary_key=True)
+        text: str = FullTextField()
+        text_vec: list[float] = embed_fn.VectorField(source_field="text")
+        user_id: int
+        meta: dict[str, Any] | None = Field(sa_column=Column(JSON), default=None)
+
+    table = client.create_table(schema=Chunk)
+    table.bulk_insert(
+        [
+            Chunk(id=1, text="green tea", user_id=1, meta={"owner_id": 1}),
+            Chunk(id=2, text="black tea", user_id=2, meta={"owner_id": 2}),
+            Chunk(id=3, text="a yoga mat", user_id=3),
+        ]
+    )
+    assert [r.id for r in table.query(filters="user_id in (1, 2)").to_pydantic()] == [1, 2]
+    assert [r["id"] for r in table.query(filters="meta.owner_id = 2").to_list()] == [2]
+    found = table.search("tea").filter("user_id != 1 and text like 'black%'").limit(3).to_list()
+    assert [r["id"] for r in found] == [2]
+    found = table.search("tea", search_type="fulltext").filter("meta.owner_id in (1, 2)").limit(3).to_list()
+    assert sorted(r["id"] for r in found) == [1, 2]
+    assert table.update({"user_id": 9}, filters="meta is null") == 1
+    assert table.delete(filters="user_id = 9 or id = 1") == 2
+    assert [r.id for r in table.query().to_pydantic()] == [2]
+    with pytest.raises(livevec.FilterError, match="a function call"):
+        table.query(filters="json_extract(meta, '$.owner_id') = 1")

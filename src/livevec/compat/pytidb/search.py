@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from ... import Search as _Search
     from ... import Table as _Table
+    from ...filters import Filters
 
 logger = logging.getLogger("livevec")
 DISTANCE_LABEL = "_distance"
@@ -123,7 +124,8 @@ class Search:
     def distance_metric(self, metric: Any) -> Search:
         return replace(self, _metric=str(getattr(metric, "value", metric)).upper())
 
-    def filter(self, filters: Any = None, prefilter: bool = False) -> Search:
+    def filter(self, filters: Filters | Any = None, prefilter: bool = False) -> Search:
+        """Rows matching `filters`: a dict, an SQL condition string or an SQLAlchemy expression."""
         return self._then("filter", livevec_filters(filters))
 
     def limit(self, k: int) -> Search:

@@ -1,7 +1,8 @@
 """pytidb's `Table` over a livevec table: the same calls, with pytidb's defaults.
 
 Where they differ from livevec's: `update` and `delete` without filters touch every row (livevec asks
-for `{}`), `insert` takes one row and `bulk_insert` a list, `save` is livevec's `upsert`.
+for `{}`), `insert` takes one row and `bulk_insert` a list, `save` is livevec's `upsert`. Filters are
+dicts or SQL conditions (`"user_id in (1, 2)"`), as livevec's (`livevec.sql_filters`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ... import QueryResult
     from ... import Table as _Table
     from ..._schema import TableModel
+    from ...filters import Filters
     from .client import TiDBClient
 
 # livevec's column types under the names pytidb's columns() reports
@@ -153,11 +155,11 @@ class Table:
             raise ValidationError(f"expected a list of rows, got {type(data).__name__}", field="data")
         return self.table.insert(data)
 
-    def update(self, values: Mapping[str, Any], filters: Any = None) -> int:
+    def update(self, values: Mapping[str, Any], filters: Filters | Any = None) -> int:
         """Set `values` on the rows matching `filters` (every row without filters); returns how many."""
         return self.table.update(values, {} if filters is None else livevec_filters(filters))
 
-    def delete(self, filters: Any = None) -> int:
+    def delete(self, filters: Filters | Any = None) -> int:
         """Remove the rows matching `filters` (every row without filters); returns how many."""
         return self.table.delete({} if filters is None else livevec_filters(filters))
 
@@ -171,7 +173,7 @@ class Table:
 
     def query(
         self,
-        filters: Any = None,
+        filters: Filters | Any = None,
         order_by: str | Sequence[str] | Mapping[str, str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
