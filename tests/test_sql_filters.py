@@ -61,6 +61,10 @@ EXAMPLES = [
     ("meta.owner_id = '1'", {"meta.owner_id": {"$eq": "1"}}, [5]),
     ("meta.owner_id != 1", {"meta.owner_id": {"$ne": 1}}, [2, 3, 4, 5]),  # a missing path too
     ("meta.tags.x IN ('a', 'b')", {"meta.tags.x": {"$in": ["a", "b"]}}, [1]),
+    # the same paths as MySQL and TiDB write them
+    ("JSON_EXTRACT(meta, '$.owner_id') = 1", {"meta.owner_id": {"$eq": 1}}, [1]),
+    ("meta->'$.tags.x' = 'a'", {"meta.tags.x": {"$eq": "a"}}, [1]),
+    ("meta->>'$.owner_id' != 1", {"meta.owner_id": {"$ne": 1}}, [2, 3, 4, 5]),
     ("name is null", {"name": None}, [4]),
     ("name IS NOT NULL", {"name": {"$ne": None}}, [1, 2, 3, 5]),
     ("not (user_id = 1 or category != 'toys')", {"$and": [{"user_id": {"$ne": 1}}, {"category": {"$eq": "toys"}}]}, [2]),
@@ -123,6 +127,10 @@ def test_a_live_search_with_a_string_filter_follows_writes(rows):
 
 
 REFUSED = [
+    ("JSON_EXTRACT(meta, '$[0]') = 1", "no array index"),
+    ("JSON_EXTRACT(meta, '$.*') = 1", "no array index, wildcard"),
+    ("JSON_EXTRACT(meta, '$') = 1", "a JSON path other than"),
+    ("JSON_EXTRACT(meta, '$.\"a.b\"') = 1", "key with a dot"),
     ("", "empty"),
     ("   ", "empty"),
     ("price > 1; DROP TABLE rows", "without ';'"),

@@ -13,6 +13,8 @@ The grammar (keywords in any case):
                 | field IS [NOT] NULL
                 | field [NOT] LIKE 'text'  |  field [NOT] LIKE 'prefix%'
     field      := name | name.key.key...   (a column, or a path inside a JSON field, as in dict filters)
+                | JSON_EXTRACT(name, '$.key.key') | name->'$.key' | name->>'$.key'   (the same path,
+                  as MySQL and TiDB write it: keys only, no array index or wildcard)
                   a name may be quoted with backticks: `my field`
     value      := 'text' | "text" | integer | decimal | -number | TRUE | FALSE
 
@@ -145,7 +147,7 @@ def _condition(node: exp.Expression, negated: bool, text: str) -> dict[str, Any]
         return {_field(node.this, text): {"$ne": None} if negated else None}
     if isinstance(node, exp.Like):
         return _like(node, negated != bool(node.args.get("negate")), text)
-    if isinstance(node, exp.Column | exp.Dot):
+    if _is_field(node):
         raise _refuse(node, "a field alone is not a condition: compare it, as in `x = true`", text)
     raise _refuse(node, _what(node), text)
 
@@ -232,11 +234,23 @@ def _after_prefix(prefix: str) -> str | None:
 
 
 def _is_field(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Column | exp.Dot)
+    return isinstance(node, exp.Column | exp.Dot | exp.JSONExtract | exp.JSONExtractScalar)
 
 
 def _field(node: exp.Expression, text: str) -> str:
     """The dotted name of a column or JSON path (`meta.owner.id`)."""
+    if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):  # JSON_EXTRACT(meta, '$.a'), ->, ->>
+        path = node.expression
+        steps = path.expressions if isinstance(path, exp.JSONPath) else []
+        keys = [
+            step.this
+            for step in steps[1:]
+            if isinstance(step, exp.JSONPathKey) and isinstance(step.this, str) and "." not in step.this
+        ]
+        if not steps or not isinstance(steps[0], exp.JSONPathRoot) or len(keys) != len(steps) - 1 or not keys:
+            why = "a JSON path other than '$.key.key' (no array index, wildcard or key with a dot)"
+            raise _refuse(node, why, text)
+        return ".".join([_field(node.this, text), *keys])
     keys: list[str] = []
     while isinstance(node, exp.Dot):  # a path longer than catalog.db.table.column
         if not isinstance(node.expression, exp.Identifier):
