@@ -192,17 +192,7 @@ class Search:
 
     def _search(self, search_type: str | None = None, skip: tuple[str, ...] = ()) -> _Search:
         search_type = search_type or self._search_type
-        if self._limit is None:
-            raise ArgumentError(
-                "limit is required for search, please specify it through .limit(n)", field="limit"
-            )
-        if search_type != "vector" and self._vector is not None:
-            raise ValidationError(
-                f"a {search_type} search embeds its text itself: give the text only", field="query"
-            )
-        query = self._vector if self._vector is not None else self._text
-        if query is None:
-            raise ValidationError("nothing to search for: give a text or a vector", field="query")
+        query = self._query(search_type)
         vector_column = self._vector_column or (self._only_vector() if search_type != "fulltext" else None)
         search = self._table.search(query, search_type=search_type, vector_column=vector_column)
         for verb, args, kwargs in self._steps:
