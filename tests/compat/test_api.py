@@ -263,6 +263,8 @@ def test_sql_string_filters_as_pytidb_users_write_them(client):
     )
     assert [r.id for r in table.query(filters="user_id in (1, 2)").to_pydantic()] == [1, 2]
     assert [r["id"] for r in table.query(filters="meta.owner_id = 2").to_list()] == [2]
+    for path in ("json_extract(meta, '$.owner_id')", "meta->'$.owner_id'", "meta->>'$.owner_id'"):
+        assert [r["id"] for r in table.query(filters=f"{path} = 2").to_list()] == [2], path
     found = table.search("tea").filter("user_id != 1 and text like 'black%'").limit(3).to_list()
     assert [r["id"] for r in found] == [2]
     found = table.search("tea", search_type="fulltext").filter("meta.owner_id in (1, 2)").limit(3).to_list()
@@ -271,4 +273,4 @@ def test_sql_string_filters_as_pytidb_users_write_them(client):
     assert table.delete(filters="user_id = 9 or id = 1") == 2
     assert [r.id for r in table.query().to_pydantic()] == [2]
     with pytest.raises(livevec.FilterError, match="a function call"):
-        table.query(filters="json_extract(meta, '$.owner_id') = 1")
+        table.query(filters="lower(text) = 'black tea'")
