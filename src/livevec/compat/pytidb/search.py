@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """A hit with how it ranked; the row's fields read through it (`result.name`), as in pytidb."""
+    """A hit with how it ranked; the row's fields read through it (`result.name`), as in pytidb.
+
+    Attributes:
+        hit: the row, as an instance of the table's model.
+        distance: the vector distance to the query (None in a full-text search).
+        match_score: the BM25 score (full-text and hybrid searches).
+        score: the ranking's score, higher is better.
+    """
 
     hit: Any
     distance: float | None = None
