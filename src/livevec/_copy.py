@@ -21,13 +21,35 @@ def copy_table(
     batch_size: int = 500,
     progress: bool = True,
 ) -> int:
-    """Copy table `name` from `source` to `target` with its vectors; returns how many rows.
+    """Copy a table from one store to another with its vectors (SQLite and PostgreSQL, either way).
 
     Vectors travel as stored, so nothing is embedded again (only a row stored without a vector gets
     one, as any insert would, and so does a row whose text another client changed since its vector
-    was made: its stale vector is left behind). The target table gets the source's schema and is created and filled
-    in one transaction: all rows or none. Rows are read in batches by primary key, so a copy of a
-    table that is being written may include some of those writes.
+    was made: its stale vector is left behind). The target table gets the source's schema and is
+    created and filled in one transaction: all rows or none. Rows are read in batches by primary
+    key, so a copy of a table that is being written may include some of those writes.
+    `livevec copy SRC DST` does the same from the command line.
+
+    Usage:
+        ```python
+        copied = livevec.copy_table(livevec.connect("shop.db"), livevec.connect(url), "products")
+        ```
+
+    Parameters:
+        source: the store to copy from.
+        target: the store to copy into.
+        name: the table.
+        overwrite: replace the table if `target` has one of that name.
+        batch_size: rows per insert.
+        progress: show a progress bar.
+
+    Returns:
+        How many rows were copied.
+
+    Raises:
+        ValidationError: `batch_size` is not a positive integer.
+        TableNotFoundError: `source` has no such table.
+        TableExistsError: `target` has one and `overwrite` is False.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValidationError(f"must be a positive integer, got {batch_size!r}", field="batch_size")

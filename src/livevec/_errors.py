@@ -20,7 +20,22 @@ class TableExistsError(LivevecError):
 
 
 class ValidationError(LivevecError):
-    """Bad input to a call; `field` names what was wrong (None when it is the call itself)."""
+    """Bad input to a call; `field` names what was wrong (None when it is the call itself).
+
+    Nothing is written when it is raised.
+
+    Usage:
+        ```python
+        try:
+            table.insert({"id": 1, "price": float("nan")})
+        except livevec.ValidationError as error:
+            print(error.field)          # "price"
+        ```
+
+    Parameters:
+        message: what was wrong.
+        field: the field, argument or filter path that was wrong; kept as the `field` attribute.
+    """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
@@ -51,11 +66,11 @@ class ChangeLogGapError(LivevecError):
     """The change log no longer holds entries a follower needs: they were pruned.
 
     A follower that catches this must start over from the tables (evaluate again what it derived
-    from them), then go on from `resume_at`, the newest change when the gap was found.
+    from them), then go on from the newest change.
 
-    Attributes:
-        since: the position the follower asked to continue from.
-        pruned_through: the newest position the log has forgotten.
+    Parameters:
+        since: the position the follower asked to continue from (kept as `since`).
+        pruned_through: the newest position the log has forgotten (kept as `pruned_through`).
     """
 
     def __init__(self, since: int, pruned_through: int) -> None:

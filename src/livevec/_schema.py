@@ -55,12 +55,28 @@ def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
     index: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """A table column: pydantic's `Field` plus `primary_key`, `fulltext` (FTS-indexed text) and
-    `index` (a B-tree index, for columns that searches filter on).
+    """A table column: pydantic's `Field` plus `primary_key`, `fulltext` and `index`.
 
     An `int` primary key may be left out (or None): the store assigns the next one on insert.
 
-        id: int = Field(primary_key=True)
+    Usage:
+        ```python
+        class Product(TableModel):
+            __tablename__ = "products"
+            id: int = Field(primary_key=True)
+            name: str = Field(fulltext=True)
+            category: str = Field(index=True)
+        ```
+
+    Parameters:
+        default: the value when a row leaves the field out.
+        primary_key: the table's key (exactly one field has it).
+        fulltext: a text field that full-text and hybrid searches rank by (BM25).
+        index: a B-tree index, for fields that queries and searches filter on.
+        **kwargs: pydantic's `Field` options (`default_factory=`, `ge=`, `max_length=`...).
+
+    Returns:
+        The field's default, to assign in a `TableModel` class body.
     """
     info = pydantic.Field(default, **kwargs)
     info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext, index=index))

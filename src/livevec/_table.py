@@ -26,7 +26,24 @@ Row = TableModel | Mapping[str, Any]
 
 
 class Table:
-    """A table of a `Database`. Get one from `db.create_table(...)` or `db.open_table(name)`."""
+    """A table of a `Database`: validated writes that embed their source texts, reads and searches.
+
+    Get one from `db.create_table(...)` or `db.open_table(name)`; a table handle is cheap, and every
+    handle, in any process, sees every committed write.
+
+    Usage:
+        ```python
+        table = db.create_table(schema=Product, if_exists="skip")
+        table.insert(Product(id=1, name="Yoga mat", description="A non-slip mat", category="fitness", price=20.0))
+        table.search("a user likes sports").limit(5).to_list()
+        ```
+
+    Parameters:
+        backend: the store the table lives in.
+        spec: the stored description of its columns.
+        model: the `TableModel` class its rows come back as.
+        embeddings: the embedding function of each vector column that has a source text.
+    """
 
     def __init__(
         self,
@@ -49,6 +66,17 @@ class Table:
         return self.spec.name
 
     def embedding_function(self, vector_field: str) -> EmbeddingFunction:
+        """The embedding function that computes a vector column.
+
+        Parameters:
+            vector_field: the vector column.
+
+        Returns:
+            Its `EmbeddingFunction`.
+
+        Raises:
+            ValidationError: the column's vectors are given by the caller (it has no model).
+        """
         if vector_field not in self._embeddings:
             raise ValidationError(
                 "has no embedding model: its vectors are given by the caller, so search it with a vector",
@@ -63,7 +91,29 @@ class Table:
     @overload
     def insert(self, data: Sequence[Row]) -> list[TableModel]: ...
     def insert(self, data: Row | Sequence[Row]) -> TableModel | list[TableModel]:
-        """Add rows, embedding source texts that came without a vector. All rows or none."""
+        """Add rows, embedding the source texts that came without a vector. All rows or none.
+
+        An `int` primary key left out (or None) is assigned by the store, one past the largest, and set
+        on the returned model.
+
+        Usage:
+            ```python
+            mat = table.insert(Product(name="Yoga mat", description="A cork mat", category="fitness", price=20.0))
+            print(mat.id)
+            table.insert([{"id": 2, "name": "Ball", "description": "A ball", "category": "sports", "price": 9.0}])
+            ```
+
+        Parameters:
+            data: a row (a model instance or a dict) or a list of them.
+
+        Returns:
+            The row as stored (a model instance), or a list of them for a list.
+
+        Raises:
+            ValidationError: a value does not fit its field (its `field` names it); nothing is written.
+            DuplicateKeyError: a primary key is already in the table, or twice in the list.
+            EmbeddingError: the model failed.
+        """
         return self._write(data, upsert=False)
 
     @overload
@@ -71,7 +121,21 @@ class Table:
     @overload
     def upsert(self, data: Sequence[Row]) -> list[TableModel]: ...
     def upsert(self, data: Row | Sequence[Row]) -> TableModel | list[TableModel]:
-        """Insert rows, or replace the rows with the same primary key. All rows or none."""
+        """Insert rows, or replace the rows with the same primary key. All rows or none.
+
+        A replaced row whose source text did not change keeps its vector: nothing is embedded again.
+
+        Parameters:
+            data: a row (a model instance or a dict) or a list of them; for a key given twice, the last
+                row wins.
+
+        Returns:
+            The row as stored (a model instance), or a list of them for a list.
+
+        Raises:
+            ValidationError: a value does not fit its field; nothing is written.
+            EmbeddingError: the model failed.
+        """
         return self._write(data, upsert=True)
 
     def _write(self, data: Row | Sequence[Row], *, upsert: bool) -> TableModel | list[TableModel]:
@@ -151,6 +215,24 @@ class Table:
 
         With several source fields, each row's text is composed from its own fields and the new
         values, so rows may get different vectors; each distinct text is embedded once.
+
+        Usage:
+            ```python
+            table.update(values={"price": 18.0}, filters={"id": 1})                  # embeds nothing
+            table.update(values={"description": "A cork mat"}, filters={"id": 1})   # re-embeds this row
+            ```
+
+        Parameters:
+            values: field name to new value.
+            filters: the rows to change, in the filter language (`{}`: every row).
+
+        Returns:
+            How many rows were changed.
+
+        Raises:
+            ValidationError: `values` is empty, `filters` is None, or a value does not fit its field.
+            FilterError: the filter is malformed or names an unknown field.
+            EmbeddingError: the model failed; nothing is written.
         """
         if not isinstance(values, Mapping) or not values:
             raise ValidationError("give a non-empty dict of field: value", field="values")
@@ -226,14 +308,27 @@ class Table:
             return count
 
     def refresh(self, vector_field: str | None = None, *, batch_size: int = 256) -> int:
-        """Embed again the rows whose source text was written by another client (the sqlite3 shell,
-        psql, another program, `db.execute`): their stored text hash is missing. Returns how many.
+        """Embed again the rows whose source text was written by another client.
 
-        Searches and live queries call it before they rank, so they never rank by a stale vector;
-        call it yourself to pay for the embedding at a time of your choosing.
+        The sqlite3 shell, psql, another program or `db.execute` change a text without its stored text
+        hash, which a trigger then clears. Searches and live queries call this before they rank, so they
+        never rank by a stale vector; call it yourself to pay for the embedding at a time of your choosing.
 
+        Usage:
+            ```python
             db.execute("UPDATE products SET description = 'A cork mat' WHERE id = 1")
             products.refresh()  # 1
+            ```
+
+        Parameters:
+            vector_field: the vector column to bring up to date; every one by default.
+            batch_size: rows embedded and written per transaction.
+
+        Returns:
+            How many rows were embedded again.
+
+        Raises:
+            ValidationError: `vector_field` is not a vector column.
         """
         self._sync()
         if vector_field is not None and self.spec.vector(vector_field) is None:
@@ -277,8 +372,7 @@ class Table:
         progress: bool = True,
         background: bool = False,
     ) -> int | Reembedding:
-        """Embed every row's text again with `embedding` (another model, other prefixes; the
-        dimensions may change) and then switch the column to it; returns how many rows.
+        """Embed every row's text again with another model, then switch the column to it.
 
         Searches and writes go on meanwhile, from the old vectors: the new ones are written beside
         them (a shadow table, in batches, each one a transaction) and swapped in by one transaction
@@ -286,12 +380,31 @@ class Table:
         before the swap. The stored schema then names the new model and dimensions, and every table
         handle, in any process, adopts it at its next search or write. Killed half-way, it keeps
         what it did: call it again (`embedding` may be left out then) and it goes on from there.
-        `background=True` runs it on a thread of its own and returns a `Reembedding` at once (or run
-        `livevec reembed` in another process).
+        `livevec reembed` does the same from the command line.
 
+        Usage:
+            ```python
             table.reembed("description_vec", embedding=EmbeddingFunction("local/all-mpnet-base-v2"))
             job = table.reembed("description_vec", embedding=..., background=True, progress=False)
             job.wait()  # the rows re-embedded; raises what the reembed raised
+            ```
+
+        Parameters:
+            vector_field: the vector column.
+            embedding: the new model (other prefixes, or dimensions, are fine); None goes on with the
+                reembed under way.
+            batch_size: rows per batch (each batch is one transaction).
+            progress: show a progress bar.
+            background: run on a thread of its own and return a `Reembedding` at once.
+
+        Returns:
+            How many rows were embedded, or with `background=True`, the `Reembedding` under way.
+
+        Raises:
+            ValidationError: `vector_field` is not a vector column with a source text, `embedding` is not
+                an `EmbeddingFunction` (or None with no reembed under way), or `batch_size` is not a
+                positive integer.
+            EmbeddingError: the model failed; the batches done are kept.
         """
         if background:
             return Reembedding(
@@ -402,7 +515,18 @@ class Table:
             self.refresh(name)
 
     def delete(self, filters: Filters | None) -> int:
-        """Remove the rows matching `filters` ({} removes every row); returns how many."""
+        """Remove the rows matching `filters`.
+
+        Parameters:
+            filters: the rows to remove, in the filter language (`{}` removes every row).
+
+        Returns:
+            How many rows were removed.
+
+        Raises:
+            ValidationError: `filters` is None (say `{}` to remove every row).
+            FilterError: the filter is malformed or names an unknown field.
+        """
         if filters is None:
             raise ValidationError("give filters (use {} to delete every row)", field="filters")
         return self.backend.delete(self.spec, filters)
@@ -410,11 +534,26 @@ class Table:
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, key: Any) -> TableModel | None:
-        """The row with this primary key, or None."""
+        """The row with this primary key.
+
+        Parameters:
+            key: the primary key.
+
+        Returns:
+            The row as a model instance, or None when there is none.
+        """
         rows = self.backend.select(self.spec, {self.spec.primary_key.name: key}, limit=1)
         return self.model.model_validate(rows[0]) if rows else None
 
     def count(self, filters: Filters | None = None) -> int:
+        """How many rows match `filters`.
+
+        Parameters:
+            filters: in the filter language; None or `{}` counts every row.
+
+        Returns:
+            The number of rows.
+        """
         return self.backend.count(self.spec, filters)
 
     def query(
@@ -425,8 +564,28 @@ class Table:
         limit: int | None = None,
         offset: int = 0,
     ) -> QueryResult:
-        """Rows matching `filters` (a dict or a SQL condition such as `"price < 50"`), by primary key or
-        `order_by` ("price", "-price" for descending)."""
+        """Rows matching `filters`, by primary key or `order_by`, a page at a time.
+
+        Usage:
+            ```python
+            table.query({"category": "fitness"}, order_by="-price", limit=10).to_list()
+            ```
+
+        Parameters:
+            filters: a dict in the filter language or a SQL condition (`"price < 50"`);
+                None or `{}` for every row.
+            order_by: a field, "-field" for descending, or a list of them; the primary key by default.
+            limit: at most this many rows (None: all).
+            offset: rows skipped first.
+
+        Returns:
+            A `QueryResult`: `.to_list()`, `.to_pandas()` or `.to_pydantic()`.
+
+        Raises:
+            ValidationError: `order_by` names an unknown field, or `limit` or `offset` is not an integer
+                from 0 to 2**63 - 1.
+            FilterError: the filter is malformed or names an unknown field.
+        """
         order = None
         if order_by is not None:
             order = []
@@ -452,10 +611,25 @@ class Table:
         search_type: SearchType = "vector",
         vector_column: str | None = None,
     ) -> Search:
-        """Rows ranked for a text or a vector.
+        """Rows ranked for a text or a vector: a generative `Search` builder, run by `to_list()`.
 
-        `search_type`: "vector" (nearest to the text embedded with the column's model, or to a
-        vector), "fulltext" (BM25 on the `Field(fulltext=True)` columns) or "hybrid" (both, fused).
+        Usage:
+            ```python
+            (table.search("a user likes sports")
+                  .filter({"price": {"$lt": 50}})
+                  .distance_threshold(0.85)
+                  .limit(5)
+                  .to_list())
+            ```
+
+        Parameters:
+            query: a text (embedded with the column's model, or matched by full-text search) or a vector.
+            search_type: "vector" (nearest to the text embedded with the column's model, or to a
+                vector), "fulltext" (BM25 on the `Field(fulltext=True)` columns) or "hybrid" (both, fused).
+            vector_column: the vector column to search; the table's only one by default.
+
+        Returns:
+            The `Search`, to narrow with `.filter()`, `.limit()`... and run with `.to_list()`.
         """
         search = Search(self, query, search_type)
         return search.vector_column(vector_column) if vector_column else search
@@ -524,7 +698,20 @@ class Table:
         }
 
     def check_vector(self, vector: VectorSpec, value: Any, field: str) -> np.ndarray:
-        """`value` as a float32 array, or a ValidationError naming `field`."""
+        """A value given for a vector column, checked.
+
+        Parameters:
+            vector: the column.
+            value: the vector given (a list of numbers or an array).
+            field: the name a `ValidationError` gives.
+
+        Returns:
+            The vector as a float32 array.
+
+        Raises:
+            ValidationError: not a list of numbers, the wrong length, NaN or infinity, or (for cosine
+                distance) all zeros.
+        """
         try:
             array = np.asarray(value, dtype=np.float32)
         except (TypeError, ValueError):
@@ -541,7 +728,19 @@ class Table:
 
 
 class Reembedding:
-    """A `Table.reembed(..., background=True)` under way on its own thread."""
+    """A `Table.reembed(..., background=True)` under way on its own thread.
+
+    Usage:
+        ```python
+        job = table.reembed("description_vec", embedding=EmbeddingFunction("local/all-MiniLM-L6-v2"), background=True)
+        while not job.done:
+            ...
+        rows = job.wait()
+        ```
+
+    Parameters:
+        run: the reembed to run; it returns how many rows it embedded.
+    """
 
     def __init__(self, run: Callable[[], int]) -> None:
         self._run = run
@@ -561,8 +760,17 @@ class Reembedding:
         return not self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The number of rows re-embedded once it is done (None if `timeout` seconds passed first);
-        the reembed's own error if it failed."""
+        """Wait for the reembed to finish.
+
+        Parameters:
+            timeout: the longest wait, in seconds (None: as long as it takes).
+
+        Returns:
+            The number of rows re-embedded once it is done, or None if `timeout` passed first.
+
+        Raises:
+            LivevecError: whatever the reembed raised, if it failed.
+        """
         self._thread.join(timeout)
         if self._thread.is_alive():
             return None

@@ -113,7 +113,19 @@ def _resolve(futures: list[asyncio.Future]) -> None:
 class LiveResult(Generic[T]):
     """A handle on a live query: `result`, iteration over new results, `on_change`, `changes()`.
 
-    Close it (or use it as a context manager) when done: the query is dropped with its last handle.
+    Made by `Search.live()` and `Recommender.live_for_user()`. Close it (or use it as a context
+    manager) when done: the query is dropped with its last handle.
+
+    Usage:
+        ```python
+        with table.search("yoga").limit(5).live() as live:
+            print(live.result)
+            new = live.wait(timeout=10)      # None if nothing changed meanwhile
+        ```
+
+    Parameters:
+        registry: the live queries of the handle's store.
+        entry: the query this handle follows (shared by every handle with the same key).
     """
 
     def __init__(self, registry: LiveQueries, entry: _Entry) -> None:
@@ -152,7 +164,14 @@ class LiveResult(Generic[T]):
         return self._entry.version
 
     def wait(self, timeout: float | None = None) -> T | None:
-        """Block until there is a result newer than the last one this handle returned; None on timeout."""
+        """Block until there is a result newer than the last one this handle returned.
+
+        Parameters:
+            timeout: the longest wait, in seconds (None: until one comes or the handle is closed).
+
+        Returns:
+            The new result; None on timeout, or once the handle is closed.
+        """
         entry = self._entry
         with entry.changed:
             if not entry.changed.wait_for(lambda: entry.version > self._seen or self.closed, timeout):
@@ -168,8 +187,12 @@ class LiveResult(Generic[T]):
                 yield result
 
     def on_change(self, callback: Callable[[T], None]) -> None:
-        """Call `callback(result)` with each new result, on the follower thread (keep it short),
-        until this handle is closed.
+        """Call `callback(result)` with each new result, until this handle is closed.
+
+        The callback runs on the follower thread: keep it short.
+
+        Parameters:
+            callback: called with each new result.
 
         Raises:
             DatabaseClosedError: the handle is closed.
@@ -182,7 +205,15 @@ class LiveResult(Generic[T]):
     async def changes(self) -> AsyncIterator[T]:
         """The current result at once, then each new one: `async for result in live.changes()`.
 
-        `seen` is the version of the result last yielded."""
+        Usage:
+            ```python
+            async for result in live.changes():
+                await send(result)
+            ```
+
+        Yields:
+            Each result, from the current one on, until the handle is closed.
+        """
         entry = self._entry
         loop = asyncio.get_running_loop()
         with entry.changed:

@@ -83,7 +83,17 @@ class Event:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended product and why."""
+    """One recommended product and why.
+
+    Attributes:
+        product: the product's columns, vectors left out.
+        score: cosine similarity to the user's taste (or to the product, for `similar`); popularity
+            at cold start.
+        reason: one sentence for the shopper ('because you liked “Yoga mat”').
+        because: "interest" (the profile), "product" (a product the user interacted with),
+            "popular" or "catalog" (cold start).
+        because_product: the key of the product the result is closest to, when `because` is "product".
+    """
 
     product: dict[str, Any]  # the product's columns, vectors left out
     score: (
@@ -95,12 +105,37 @@ class Recommendation:
 
 
 class Recommender:
-    """Recommendations over `table`, a product table with one vector column (or name it).
+    """Recommendations over a product table, learned from each user's profile and events.
 
-    `half_life` is how long until an event counts half; `weights` overrides `DEFAULT_WEIGHTS` per
-    kind; `profile_weight` is the profile's pull, in the same unit as one fresh like. Only the
-    newest `history` events of a user count. Cold start ranks products by the decayed, weighted
-    events of every user within `popular_window`.
+    Users and events live in two tables beside the product table (`<table>_users`,
+    `<table>_events`). Nothing is precomputed: an event, or a product edited or deleted, changes the
+    very next call.
+
+    Usage:
+        ```python
+        rec = livevec.Recommender(table)
+        rec.set_profile("ann", "yoga at home, and good coffee")
+        rec.record("ann", 1, "like")
+        for r in rec.for_user("ann", limit=10, filters={"price": {"$lt": 50}}):
+            print(r.product["name"], r.reason)
+        ```
+
+    Parameters:
+        table: the product table.
+        vector_column: its vector column to rank by; the only one by default.
+        label_field: the field a reason names a product by; "name" if there is one, else the key.
+        half_life: how long until an event counts half.
+        weights: overrides `DEFAULT_WEIGHTS` per kind (`view` 0.3, `like` 1, `cart` 1.5,
+            `purchase` 2, `dismiss` -0.5).
+        profile_weight: the profile's pull, in the same unit as one fresh like.
+        history: only the newest this many events of a user count.
+        popular_window: cold start ranks products by the decayed, weighted events of every user
+            within this window.
+        prefix: the name the users and events tables start with; the table's name by default.
+
+    Raises:
+        ValidationError: a column that is not there, a window that is not a positive timedelta, or a
+            weight or count out of range.
     """
 
     def __init__(
@@ -146,7 +181,18 @@ class Recommender:
     # --- users and events ---------------------------------------------------------------------
 
     def set_profile(self, user_id: str, text: str | None) -> User:
-        """Describe the user's interests in words (None clears it); creates the user if new."""
+        """Describe the user's interests in words; creates the user if new.
+
+        Parameters:
+            user_id: the user.
+            text: what they like ("yoga at home, and good coffee"); None clears it.
+
+        Returns:
+            The `User` (`user_id`, `profile`).
+
+        Raises:
+            ValidationError: the user id is not one, or `text` is empty.
+        """
         _check_user_id(user_id)
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise ValidationError("give a non-empty text, or None to clear it", field="profile")
@@ -157,7 +203,21 @@ class Recommender:
         return User(user_id, text)
 
     def record(self, user_id: str, product_id: Any, kind: EventKind, *, at: datetime | None = None) -> Event:
-        """Note that the user viewed, liked, carted, bought or dismissed a product (now, or `at`)."""
+        """Note that the user viewed, liked, carted, bought or dismissed a product.
+
+        Parameters:
+            user_id: the user (created if new).
+            product_id: the product's key.
+            kind: "view", "like", "cart", "purchase" or "dismiss".
+            at: when, as a timezone-aware datetime; now by default.
+
+        Returns:
+            The `Event` recorded.
+
+        Raises:
+            ValidationError: an unknown kind, a product that is not in the table, a naive datetime, or a
+                user id that is not one.
+        """
         _check_user_id(user_id)
         if kind not in EVENT_KINDS:
             raise ValidationError(f"must be one of {list(EVENT_KINDS)}, got {kind!r}", field="kind")
@@ -188,6 +248,9 @@ class Recommender:
             limit: at most this many (None: no limit).
             after: only ids after this one, in order: the last id of the page before.
 
+        Returns:
+            The `User`s, by id.
+
         Raises:
             ValidationError: `limit` is not a count, or `after` is not a user id.
         """
@@ -201,12 +264,34 @@ class Recommender:
         return [User(r["user_id"], r["profile"]) for r in rows]
 
     def user(self, user_id: str) -> User | None:
+        """One user.
+
+        Parameters:
+            user_id: the user.
+
+        Returns:
+            The `User` (`user_id`, `profile`), or None when there is none.
+
+        Raises:
+            ValidationError: the user id is not one.
+        """
         _check_user_id(user_id)
         row = self.users_table.get(user_id)
         return User(row.user_id, row.profile) if row else None
 
     def events(self, user_id: str, limit: int = 50) -> list[Event]:
-        """The user's newest events, newest first."""
+        """The user's newest events, newest first.
+
+        Parameters:
+            user_id: the user.
+            limit: at most this many.
+
+        Returns:
+            The `Event`s (`user_id`, `product_id`, `kind`, `at`).
+
+        Raises:
+            ValidationError: the user id is not one, or `limit` is not a count.
+        """
         _check_user_id(user_id)
         rows = self.events_table.query(
             {"user_id": user_id}, order_by=["-at", "-id"], limit=_count(limit, "limit")
@@ -227,10 +312,26 @@ class Recommender:
         exclude_seen: bool = True,
         exclude_purchased: bool = True,
     ) -> list[Recommendation]:
-        """Products for this user within `filters`; `diversity` 0 ranks by similarity alone, 1 by variety.
+        """Products for this user, each with the reason it is there.
 
         Dismissed products never come back; products the user interacted with only with
-        `exclude_seen=False`, and purchased ones only if `exclude_purchased=False` too.
+        `exclude_seen=False`, and purchased ones only if `exclude_purchased=False` too. A user with no
+        profile and no events gets the popular products, then the catalog.
+
+        Parameters:
+            user_id: the user.
+            limit: at most this many products.
+            filters: only products matching these, in the filter language.
+            diversity: 0 ranks by similarity alone, 1 by variety (maximal marginal relevance).
+            exclude_seen: leave out the products the user interacted with.
+            exclude_purchased: leave out the products the user bought (with `exclude_seen=False`).
+
+        Returns:
+            The `Recommendation`s, best first.
+
+        Raises:
+            ValidationError: a bad user id, limit or diversity.
+            FilterError: the filter is malformed or names an unknown field.
         """
         return self._rank(user_id, limit, filters, diversity, exclude_seen, exclude_purchased).results
 
@@ -243,13 +344,29 @@ class Recommender:
         exclude_seen: bool = True,
         exclude_purchased: bool = True,
     ) -> LiveResult[list[Recommendation]]:
-        """`for_user(...)` kept up to date (see `livevec.live`): a new result comes when this user's
-        profile or events change, or a product changes that is in the result, shapes the taste, or
-        is near enough to the taste to enter it. Close the handle when done.
+        """`for_user(...)` kept up to date (see `livevec.live`).
 
+        A new result comes when this user's profile or events change, or a product changes that is in
+        the result, shapes the taste, or is near enough to the taste to enter it. Close the handle when
+        done.
+
+        Usage:
+            ```python
             with rec.live_for_user("ann", limit=5) as live:
                 for recommendations in live:
                     print([r.product["name"] for r in recommendations])
+            ```
+
+        Parameters:
+            user_id: the user.
+            limit: at most this many products.
+            filters: only products matching these.
+            diversity: 0 ranks by similarity alone, 1 by variety.
+            exclude_seen: leave out the products the user interacted with.
+            exclude_purchased: leave out the products the user bought.
+
+        Returns:
+            A `LiveResult` whose results are lists of `Recommendation`s.
         """
         from .live import live_queries
 
@@ -375,7 +492,19 @@ class Recommender:
     def similar(
         self, product_id: Any, limit: int = 10, filters: Filters | None = None
     ) -> list[Recommendation]:
-        """ "More like this": the products nearest to one product, itself left out."""
+        """ "More like this": the products nearest to one product, itself left out.
+
+        Parameters:
+            product_id: the product's key.
+            limit: at most this many.
+            filters: only products matching these.
+
+        Returns:
+            `Recommendation`s whose `because` is "product", nearest first.
+
+        Raises:
+            ValidationError: the product is not in the table or has no vector, or `limit` is out of range.
+        """
         limit = _limit(limit)
         if isinstance(product_id, bool) or not isinstance(product_id, str | int):
             raise ValidationError(f"expected a product key, got {product_id!r}", field="product_id")

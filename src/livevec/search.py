@@ -60,7 +60,15 @@ _DISTANCE_SLACK = 1e-5
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One search result as a model instance, with how it was ranked (see the module docstring)."""
+    """One search result as a model instance, with how it was ranked (see `Search.to_list`).
+
+    Attributes:
+        hit: the row, as an instance of the table's model.
+        distance: the vector distance to the query (None in a full-text search without bounds).
+        score: higher is better: 1 - distance, the BM25 score, or the fused score.
+        match_score: the BM25 score (full-text and hybrid searches).
+        relevance: the distance read through the model's calibration (0 to 1), or None.
+    """
 
     hit: TableModel
     distance: float | None
@@ -88,7 +96,12 @@ class _Ranked:
 
 
 class QueryResult:
-    """Rows returned by `table.query(...)`."""
+    """Rows returned by `table.query(...)`: iterate it for dicts, or convert it.
+
+    Parameters:
+        rows: the rows, as dicts.
+        model: the table's model, for `to_pydantic()`.
+    """
 
     def __init__(self, rows: list[dict[str, Any]], model: type[TableModel]) -> None:
         self._rows = rows
@@ -101,20 +114,67 @@ class QueryResult:
         return iter(self._rows)
 
     def to_list(self) -> list[dict[str, Any]]:
+        """The rows as dicts of their columns.
+
+        Returns:
+            One dict per row, in the query's order.
+        """
         return list(self._rows)
 
     def to_pandas(self) -> pandas.DataFrame:
+        """The rows as a pandas DataFrame, one column per field.
+
+        Returns:
+            The DataFrame.
+        """
         import pandas
 
         return pandas.DataFrame(self._rows, columns=list(self._model.model_fields))
 
     def to_pydantic(self) -> list[TableModel]:
+        """The rows as instances of the table's model.
+
+        Returns:
+            One model instance per row.
+        """
         return [self._model.model_validate(row) for row in self._rows]
 
 
 @dataclass(frozen=True)
 class Search:
-    """Rows ranked for a text or a vector; build with `.filter()`, `.limit()` ..., run with `.to_list()`."""
+    """Rows ranked for a text or a vector; build with `.filter()`, `.limit()` ..., run with `.to_list()`.
+
+    Made by `table.search(...)`. It is generative: every call returns a new builder, so a base search
+    can be reused.
+
+    What a result carries besides the row's columns, by `search_type`:
+
+    | search_type | ranked by | `_score` | `_distance` | `_match_score` |
+    |---|---|---|---|---|
+    | "vector" (default) | nearest vector | 1 - `_distance` | vector distance to the query | (absent) |
+    | "fulltext" | BM25 on the `Field(fulltext=True)` columns | `_match_score` | None, unless distance bounds are set | BM25 score |
+    | "hybrid" | fusion of both rankings | the fused score (`fusion()`) | vector distance (None: row has no vector) | BM25 score, 0 if no word occurs |
+
+    `_relevance` (every type) is `_distance` read through the model's calibration: about the share of
+    products at that distance people judged relevant; None where `_distance` is, or for a model without
+    a calibration.
+
+    Usage:
+        ```python
+        sports = table.search("a user likes sports").filter({"price": {"$lt": 50}})
+        cheap = sports.limit(5).to_list()
+        close = sports.distance_threshold(0.6).to_list()
+        ```
+
+    Parameters:
+        table: the table searched.
+        query: a text or a vector.
+        search_type: "vector", "fulltext" or "hybrid".
+
+    Raises:
+        ValidationError: the text cannot be stored (a lone surrogate), the search type is unknown, or
+            a full-text or hybrid search on a table without a full-text field (or with a vector).
+    """
 
     table: Table
     query: str | Sequence[float] | np.ndarray
@@ -151,7 +211,17 @@ class Search:
             raise ValidationError(f"{self.search_type} search takes a text, not a vector", field="query")
 
     def vector_column(self, name: str) -> Search:
-        """Search this vector field (needed when the table has several)."""
+        """Search this vector field (needed when the table has several).
+
+        Parameters:
+            name: the vector column.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: `name` is not a vector column of the table.
+        """
         if self.table.spec.vector(name) is None:
             raise ValidationError(
                 f"not a vector field; the table has {[v.name for v in self.table.spec.vectors]}",
@@ -181,21 +251,69 @@ class Search:
         return replace(self, _fields=tuple(dict.fromkeys(fields)))
 
     def filter(self, filters: Filters | None) -> Search:
-        """Keep the rows matching `filters`: a dict filter or a SQL condition (`livevec.filters`)."""
+        """Keep the rows matching `filters`, exactly, before ranking.
+
+        Usage:
+            ```python
+            table.search("yoga").filter({"price": {"$lt": 50}, "category": {"$in": ["fitness", "sports"]}})
+            ```
+
+        Parameters:
+            filters: a dict in the filter language (`livevec.filters`) or a SQL condition
+                (`"price < 50 and category = 'bags'"`, `livevec.sql_filters`); None or `{}` for every row.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            FilterError: the filter is malformed or names an unknown field.
+        """
         compile_filters(filters, self.table.spec)  # check now: errors point at the call that made them
         return replace(self, _filters=filters)
 
     def limit(self, k: int) -> Search:
+        """Return at most `k` rows (10 by default).
+
+        Parameters:
+            k: an integer from 1 to 10,000.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: `k` is not an integer from 1 to 10,000.
+        """
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LIMIT:
             raise ValidationError(f"must be an integer from 1 to {MAX_LIMIT}, got {shown(k)}", field="limit")
         return replace(self, _limit=k)
 
     def distance_threshold(self, max_distance: float) -> Search:
-        """Keep rows whose distance is at most `max_distance`."""
+        """Keep rows whose distance is at most `max_distance`.
+
+        Parameters:
+            max_distance: from 0 to 2 for cosine distance, at least 0 for l2.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: the distance is not a number in that range.
+        """
         return replace(self, _max_distance=self._check_distance("distance_threshold", max_distance))
 
     def distance_range(self, min_distance: float, max_distance: float) -> Search:
-        """Keep rows whose distance lies in [min_distance, max_distance]."""
+        """Keep rows whose distance lies in [min_distance, max_distance].
+
+        Parameters:
+            min_distance: the smallest distance kept.
+            max_distance: the largest distance kept.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: a bound is out of range, or `min_distance` is above `max_distance`.
+        """
         lo = self._check_distance("distance_range", min_distance)
         hi = self._check_distance("distance_range", max_distance)
         if lo > hi:
@@ -207,6 +325,15 @@ class Search:
 
         The same as `distance_threshold()` with the distance at which the model's calibration reaches
         `min_relevance` (so the last of the two calls sets the bound). Only for a calibrated model.
+
+        Parameters:
+            min_relevance: from 0 to 1; 0.7 keeps about a quarter of judged products, most of them relevant.
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: the value is not in [0, 1], or the column's model has no calibration.
         """
         value = _check_number("relevance_threshold", min_relevance, low=0.0, high=1.0)
         knots = self._knots()
@@ -228,10 +355,26 @@ class Search:
     ) -> Search:
         """How a hybrid search merges its two rankings into `_score`.
 
-        "rrf" (the default, `k=60`): reciprocal rank fusion, the sum over both rankings of
-        1 / (k + rank); it looks at ranks only, so the scales of distance and BM25 do not matter.
-        "weighted": `vs_weight` × similarity + `fts_weight` × BM25 score, each min-max normalised to
-        [0, 1] over this query's candidates (weights in [0, 1], not both 0).
+        Usage:
+            ```python
+            table.search("trail shoes", search_type="hybrid").fusion("weighted", vs_weight=0.7, fts_weight=0.3)
+            ```
+
+        Parameters:
+            method: "rrf" (the default): reciprocal rank fusion, the sum over both rankings of
+                1 / (k + rank); it looks at ranks only, so the scales of distance and BM25 do not matter.
+                "weighted": `vs_weight` × similarity + `fts_weight` × BM25 score, each min-max normalised
+                to [0, 1] over this query's candidates.
+            k: rrf's constant (above 0; 60 by default).
+            vs_weight: the weight of the vector ranking (0 to 1; 0.5 by default), for "weighted".
+            fts_weight: the weight of the full-text ranking (0 to 1; 0.5 by default), for "weighted".
+
+        Returns:
+            A new `Search`.
+
+        Raises:
+            ValidationError: the search is not hybrid, the method is unknown, an option belongs to the
+                other method, or a value is out of range (both weights 0, for instance).
         """
         if self.search_type != "hybrid":
             raise ValidationError(
@@ -389,9 +532,11 @@ class Search:
     # --- results ------------------------------------------------------------------------------
 
     def to_list(self) -> list[dict[str, Any]]:
-        """Dicts of the row's columns plus `_distance`, `_match_score` (not in vector search) and `_score`.
+        """Run the search: the rows, best first.
 
-        Best first; see the module docstring for what each value means in each search type.
+        Returns:
+            Dicts of the row's columns plus `_distance`, `_relevance`, `_match_score` (not in vector
+            search) and `_score` (see the table above).
         """
         results = []
         ranked_rows = self._ranked()
@@ -414,13 +559,21 @@ class Search:
         return [None if r.distance is None else next(values) for r in ranked]
 
     def live(self) -> LiveResult[list[dict[str, Any]]]:
-        """This search kept up to date: `.result` is what `to_list()` gives now, and a new result
-        comes (by iterating, `wait()`, `on_change()` or `async for ... in .changes()`) each time a
-        committed write, from any process, changes it. Close the handle when done.
+        """This search kept up to date.
 
+        `.result` is what `to_list()` gives now, and a new result comes (by iterating, `wait()`,
+        `on_change()` or `async for ... in .changes()`) each time a committed write, from any process,
+        changes it. Close the handle when done.
+
+        Usage:
+            ```python
             with table.search("yoga").limit(5).live() as live:
                 for result in live:
                     print([row["name"] for row in result])
+            ```
+
+        Returns:
+            A `LiveResult` whose results are lists as `to_list()` returns.
         """
         from .live import live_queries
 
@@ -477,6 +630,11 @@ class Search:
         return False
 
     def to_pandas(self) -> pandas.DataFrame:
+        """Run the search: the rows, best first, as a pandas DataFrame.
+
+        Returns:
+            A DataFrame of the table's columns and the scores.
+        """
         import pandas
 
         scores = (
@@ -488,6 +646,11 @@ class Search:
         return pandas.DataFrame(self.to_list(), columns=[*fields, *scores])
 
     def to_pydantic(self) -> list[SearchHit]:
+        """Run the search: the rows, best first, as model instances with their scores.
+
+        Returns:
+            One `SearchHit` per row.
+        """
         model = self.table.model
         ranked = self._ranked()
         return [

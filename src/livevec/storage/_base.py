@@ -22,7 +22,15 @@ from ._changelog import Followers
 
 @dataclass(frozen=True)
 class Change:
-    """One committed write, as followed by live pages and caches."""
+    """One committed write, as followed by live pages and caches (`db.changes()`, `db.follow()`).
+
+    Attributes:
+        seq: its position in the change log; `db.changes(since=seq)` goes on after it.
+        table: the table written.
+        op: "insert", "update", "delete" or "reset" (the table was created, dropped or rebuilt).
+        key: the primary key of the row; None for "reset".
+        at: the unix time of the write.
+    """
 
     seq: int
     table: str

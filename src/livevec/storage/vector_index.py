@@ -22,21 +22,33 @@ Precision = Literal["f32", "f16", "i8"]
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """How a store indexes its vector columns in memory.
+    """How a store indexes its vector columns in memory (SQLite; PostgreSQL uses pgvector's HNSW).
 
-    A column with fewer than `ann_min_rows` vectors is scanned exactly; from that size on it gets an
-    HNSW graph (and goes back to the exact scan below half of it). `precision` is how the graph holds
-    its vectors: "f32", "f16" or "i8" (4, 2 or 1 bytes per dimension); results are always re-ranked
-    exactly from the float32 vectors stored in the table. Left at None it is "f16" for cosine columns
-    (unit vectors lose nothing a re-rank does not restore, and the graph takes half the memory) and
-    "f32" for l2 ones (their values may exceed float16's range). `connectivity` is the graph's links per node. `expansion_search` is the graph's
-    search breadth (higher is slower, more exact); left at None it grows with the graph, see
-    `search_breadth`. A filtered search scans the filter's rows exactly instead of walking the graph
-    when an SQL index finds them and they are few: up to 1,000 rows always, and up to
-    `exact_filter_rows` when the filter is too rare for the graph (more neighbours than its search
-    breadth would be needed to find `limit` matches). The vectors of the rows of the filters scanned
-    last are kept in memory, up to `filter_cache_rows` rows in all (1.5 KB each at 384 dimensions),
-    and kept up to date from the change log: a shop's repeated category filter is a scan of memory.
+    Usage:
+        ```python
+        db = livevec.connect("shop.db", index_options=livevec.IndexOptions(precision="i8", expansion_search=128))
+        ```
+
+    Parameters:
+        ann_min_rows: a column with fewer vectors is scanned exactly; from that size on it gets an
+            HNSW graph (and goes back to the exact scan below half of it).
+        precision: how the graph holds its vectors: "f32", "f16" or "i8" (4, 2 or 1 bytes per
+            dimension); results are always re-ranked exactly from the float32 vectors stored in the
+            table. None: "f16" for cosine columns (the graph takes half the memory) and "f32" for l2
+            ones (their values may exceed float16's range).
+        connectivity: the graph's links per node.
+        expansion_add: the graph's breadth while adding vectors.
+        expansion_search: the graph's search breadth (higher is slower, more exact); None grows it
+            with the graph (128 up to 250,000 rows, 512 at 1M, at most 1,024).
+        exact_filter_rows: a filtered search scans the filter's rows exactly instead of walking the
+            graph when an SQL index finds them and they are few: up to 1,000 rows always, and up to
+            this many when the filter is too rare for the graph.
+        filter_cache_rows: the vectors of the rows of the filters scanned last are kept in memory, up
+            to this many rows in all (1.5 KB each at 384 dimensions), kept up to date from the change log.
+        persist: save each graph beside the database file, so a restart need not build it again.
+
+    Raises:
+        ValidationError: a count is not a positive integer, or `precision` is not one of the three.
     """
 
     ann_min_rows: int = 5_000
@@ -68,7 +80,14 @@ class IndexOptions:
             )
 
     def graph_precision(self, distance: Distance) -> Precision:
-        """How a graph of a column with this distance holds its vectors (see `precision`)."""
+        """How a graph of a column with this distance holds its vectors (see `precision`).
+
+        Parameters:
+            distance: the column's distance, "cosine" or "l2".
+
+        Returns:
+            "f32", "f16" or "i8".
+        """
         return self.precision or ("f16" if distance == "cosine" else "f32")
 
 

@@ -51,16 +51,39 @@ def create_app(
     max_streams_per_client: int = 20,
     message_cache_bytes: int = 16_000_000,
 ) -> FastAPI:
-    """The shop on the database at `db_url` (a SQLite file or a URL); creates its `products` table if missing.
+    """The shop on the database at `db_url`, as a FastAPI app to mount or run under any ASGI server.
 
-    `token`: catalog writes need `Authorization: Bearer <token>` (without one, anyone who reaches the
-    server may write). `allowed_hosts`: the names and addresses (or networks, "10.0.0.0/8") the Host
-    header may name; loopback ones by default. `max_body` and `max_import` cap request bodies in
-    bytes, an import's and any other's. `poll_interval` is how often, in seconds, the change feed is
-    read for `/events` (on PostgreSQL a notification of a commit by any process wakes the reader at once).
-    `max_streams` and `max_streams_per_client` cap the open event and recommendation streams, in all
-    and per client address (503 and 429 beyond); `message_cache_bytes` bounds the stream messages
-    kept for streams that share a query.
+    The database is opened, and its `products` table created if missing, when the app starts.
+    `app.openapi()` is the document the docs' HTTP API reference is made from.
+
+    Usage:
+        ```python
+        import uvicorn
+        from livevec.web import create_app
+
+        app = create_app("shop.db", token=os.environ["LIVEVEC_TOKEN"], allowed_hosts=["shop.example.com"])
+        uvicorn.run(app, host="127.0.0.1", port=8000)
+        ```
+
+    Parameters:
+        db_url: a SQLite file or a `postgresql://` URL.
+        token: catalog writes need `Authorization: Bearer <token>` (without one, anyone who reaches
+            the server may write).
+        allowed_hosts: the names and addresses (or networks, "10.0.0.0/8") the Host header may name;
+            loopback ones by default.
+        max_body: bytes any request body but an import's may hold.
+        max_import: bytes an import's body may hold.
+        poll_interval: how often, in seconds, the change feed is read for `/events` (on PostgreSQL a
+            notification of a commit by any process wakes the reader at once).
+        max_streams: open event and recommendation streams in all (503 beyond).
+        max_streams_per_client: the same per client address (429 beyond).
+        message_cache_bytes: bounds the stream messages kept for streams that share a query.
+
+    Returns:
+        The FastAPI app.
+
+    Raises:
+        LivevecError: a token that is not visible ASCII.
     """
     check_token(token)
 

@@ -28,14 +28,34 @@ def serve(
     limits: ServerLimits | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the shop on `host:port` (port 0 picks a free one) until interrupted.
+    """Serve the shop on `host:port` until interrupted: what `livevec demo` and `livevec serve` run.
 
-    Beyond loopback it needs a `token` (see `check_exposure`). The Host header may name a loopback
-    name or address, the address listened on (any IP address when that is all of them: 0.0.0.0, ::),
-    and `allowed_hosts` (names, or IP networks such as "10.0.0.0/8"). `on_ready` gets the page's
-    address once the server answers requests (the model is loaded by then). The socket is bound
-    first, so a busy port is a clear error and the address is the real one. `limits` bound request
-    heads, idle connections and their number (`ServerLimits`' defaults fit a small server).
+    The socket is bound first, so a busy port is a clear error and the address is the real one.
+
+    Usage:
+        ```python
+        from livevec.web import ServerLimits, serve
+
+        serve("shop.db", port=8000, limits=ServerLimits(max_streams=100), on_ready=print)
+        ```
+
+    Parameters:
+        db_url: the shop's database: a SQLite file or a `postgresql://` URL.
+        host: the address to listen on; beyond loopback it needs a `token` (see `check_exposure`).
+        port: the port to listen on; 0 picks a free one.
+        token: catalog writes and shoppers' data need `Authorization: Bearer <token>` (or a shopper
+            token it mints).
+        allowed_hosts: names, or IP networks such as "10.0.0.0/8", the Host header may name besides
+            loopback ones and the address listened on (any IP address when that is all of them).
+        max_body: bytes a request body may hold.
+        max_import: bytes an import's body may hold.
+        limits: what one client can make the server hold (request heads, idle connections, streams);
+            `ServerLimits`' defaults fit a small server.
+        on_ready: called with the page's address once the server answers requests (the model is
+            loaded by then).
+
+    Raises:
+        LivevecError: no token beyond loopback, a bad token, or the address cannot be listened on.
     """
     limits = limits or ServerLimits()
     check_exposure(host, token)
@@ -95,6 +115,14 @@ def check_exposure(host: str, token: str | None) -> None:
     """Refuse to listen beyond this machine without a token: whoever reached the shop could rewrite it.
 
     Also refuses a token that cannot travel in a header as given.
+
+    Parameters:
+        host: the address the server would listen on.
+        token: the service token, or None.
+
+    Raises:
+        LivevecError: no token for a host other than a loopback one (the message says how to set
+            one), or a token that is not visible ASCII.
     """
     check_token(token)
     if token is None and not _loopback(host):

@@ -8,7 +8,7 @@
     db = TiDBClient.connect("shop.db")      # a SQLite file, or "postgresql://user:pass@host/db"
 
 What only TiDB (or a hosted service) does raises `NotSupportedError`, a `LivevecError` that says what
-to use instead. The README's "Coming from the tutorial / pytidb" lists what differs.
+to use instead. The docs' guide "Coming from pytidb" (docs/guides/pytidb.md) lists what differs.
 """
 
 from ._errors import NotSupportedError

@@ -43,8 +43,13 @@ class _RollbackError(Exception):
 
 
 class Session:
-    """What `client.session()` yields: a transaction that `commit()` and `rollback()` end, a new one
-    starting at once, as a SQLAlchemy session's does."""
+    """What `client.session()` yields: a transaction that `commit()` and `rollback()` end.
+
+    A new transaction starts at once after each, as a SQLAlchemy session's does.
+
+    Parameters:
+        database: the livevec `Database` the transaction is on.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -63,16 +68,30 @@ class Session:
             transaction.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
 
     def commit(self) -> None:
+        """Commit what the session wrote so far, and start a new transaction."""
         self._end(None)
         self._begin()
 
     def rollback(self) -> None:
+        """Undo what the session wrote since the last commit, and start a new transaction."""
         self._end(_RollbackError())
         self._begin()
 
 
 class TiDBClient:
-    """A livevec `Database` (`client.database`) behind pytidb's client API."""
+    """A livevec `Database` (`client.database`) behind pytidb's client API.
+
+    Usage:
+        ```python
+        from livevec.compat.pytidb import TiDBClient
+
+        db = TiDBClient.connect("shop.db")          # or "postgresql://user:pass@host/db"
+        table = db.create_table(schema=Product, if_exists="overwrite")
+        ```
+
+    Parameters:
+        database: the livevec `Database`; `TiDBClient.connect(url)` opens one.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -96,9 +115,30 @@ class TiDBClient:
         debug: bool | None = None,
         **kwargs: Any,
     ) -> TiDBClient:
-        """Open the livevec store at `url` (a SQLite file path or a `postgresql://` URL); as pytidb does
-        with a URL, the server options (host, port, username, password, database, ensure_db...) are
-        ignored. `index_options` and `busy_timeout` go to `livevec.connect`."""
+        """Open the livevec store at `url`, as pytidb's `TiDBClient.connect` opens a database.
+
+        As pytidb does with a URL, the server options (host, port, username, password, database,
+        ensure_db...) are ignored.
+
+        Parameters:
+            url: a SQLite file path or a `postgresql://` URL.
+            host: ignored (pytidb's server address).
+            port: ignored.
+            username: ignored.
+            password: ignored.
+            database: ignored.
+            enable_ssl: ignored.
+            ensure_db: ignored.
+            debug: ignored.
+            **kwargs: `index_options` and `busy_timeout`, for `livevec.connect`.
+
+        Returns:
+            The client.
+
+        Raises:
+            NotSupportedError: no `url` (connecting by host and port), or a `mysql://` or `tidb://` URL.
+            ValidationError: another keyword option (pytidb's SQLAlchemy engine options).
+        """
         if url is None:
             raise tidb_only(
                 "connecting by host and port",
@@ -117,6 +157,7 @@ class TiDBClient:
         return cls(connect(url, **kwargs))
 
     def disconnect(self) -> None:
+        """Close the store and every table handle on it, and `db_engine` if it was made."""
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -148,7 +189,19 @@ class TiDBClient:
     # --- tables -------------------------------------------------------------------------------
 
     def create_table(self, *, schema: type[TableModel], if_exists: str = "raise") -> Table:
-        """Create the table; `if_exists`: "raise" (a `TableExistsError`), "overwrite" or "skip"."""
+        """Create the table a `TableModel` class describes.
+
+        Parameters:
+            schema: the `TableModel` class (`livevec.compat.pytidb.schema.TableModel`).
+            if_exists: "raise" (a `TableExistsError`, the default), "overwrite" or "skip".
+
+        Returns:
+            The table.
+
+        Raises:
+            ValidationError: `if_exists` is none of the three.
+            TableExistsError: the table exists and `if_exists` is "raise".
+        """
         if if_exists not in _IF_EXISTS:
             raise ArgumentError(
                 f"must be 'raise', 'overwrite' or 'skip', got {if_exists!r}", field="if_exists"
@@ -160,6 +213,15 @@ class TiDBClient:
 
         Rows come back as instances of the class last declared for the table in this process, if its
         fields match the table's; otherwise of a class made from the table itself.
+
+        Parameters:
+            table: the table's name, or its `TableModel` class.
+
+        Returns:
+            The table, or None.
+
+        Raises:
+            SchemaError: the class given has other fields than the table.
         """
         if isinstance(table, type):
             name, schema = table.__tablename__, table
@@ -175,13 +237,35 @@ class TiDBClient:
             return Table(self, self.database.open_table(name))
 
     def list_tables(self) -> list[str]:
+        """The names of the store's tables.
+
+        Returns:
+            Their names, sorted.
+        """
         return self.database.tables()
 
     def has_table(self, table_name: str) -> bool:
+        """Whether the store has a table of this name.
+
+        Parameters:
+            table_name: the table's name.
+
+        Returns:
+            True if it has.
+        """
         return table_name in self.database.tables()
 
     def drop_table(self, table_name: str, if_not_exists: str = "raise") -> None:
-        """Drop the table; `if_not_exists`: "raise" (a `TableNotFoundError`) or "skip"."""
+        """Drop a table.
+
+        Parameters:
+            table_name: the table's name.
+            if_not_exists: "raise" (a `TableNotFoundError`, the default) or "skip".
+
+        Raises:
+            ValidationError: `if_not_exists` is neither.
+            TableNotFoundError: there is no such table and `if_not_exists` is "raise".
+        """
         if if_not_exists not in ("raise", "skip"):
             raise ArgumentError(f"must be 'raise' or 'skip', got {if_not_exists!r}", field="if_not_exists")
         if if_not_exists == "skip" and not self.has_table(table_name):
@@ -200,9 +284,19 @@ class TiDBClient:
         )
 
     def execute(self, sql: Any, params: Any = None, raise_error: bool = False) -> SQLExecuteResult:
-        """Run one statement that writes (`:name` with a dict, or `%s` with a tuple), or an SQLAlchemy
-        statement (on `db_engine`). A failure is returned (`success=False`, `message`) unless
-        `raise_error=True`; inside `session()` it undoes only this statement."""
+        """Run one statement that writes: SQL text, or an SQLAlchemy statement (run on `db_engine`).
+
+        Placeholders may be pytidb's `:name` with a dict or the MySQL driver's `%s` with a tuple: both are
+        rewritten into the store's own. Inside `session()` a failure undoes only this statement.
+
+        Parameters:
+            sql: the statement, in SQLite's or PostgreSQL's SQL, or an SQLAlchemy `insert(...)` and such.
+            params: a dict for `:name` placeholders, a tuple for `%s`.
+            raise_error: raise a failure rather than return it.
+
+        Returns:
+            `rowcount`, `success` and, on failure, `message`.
+        """
         try:
             if is_expression(sql):
                 rowcount = self._on_engine(sql, params)[2]
@@ -216,7 +310,15 @@ class TiDBClient:
         return SQLExecuteResult(rowcount=rowcount, success=True)
 
     def query(self, sql: Any, params: Any = None) -> SQLQueryResult:
-        """Run one statement that reads (placeholders as in `execute`)."""
+        """Run one statement that reads: SQL text, or an SQLAlchemy `select(...)` (run on `db_engine`).
+
+        Parameters:
+            sql: the statement; placeholders as in `execute`.
+            params: a dict for `:name` placeholders, a tuple for `%s`.
+
+        Returns:
+            The rows: `scalar()`, `one()`, `to_rows()`, `to_list()`, `to_pandas()`, `to_pydantic(Model)`.
+        """
         if is_expression(sql):
             columns, rows, _ = self._on_engine(sql, params)
             return SQLQueryResult(SQLResult(columns, rows))
@@ -245,8 +347,23 @@ class TiDBClient:
 
     @contextmanager
     def session(self, provided_session: Any = None) -> Iterator[Session]:
-        """A transaction around the block: committed at its end, rolled back if it raises. Everything
-        the client and its tables do inside joins it; a `session()` inside is the same one.
+        """A transaction around the block: committed at its end, rolled back if it raises.
+
+        Everything the client and its tables do inside joins it; a `session()` inside is the same one.
+
+        Usage:
+            ```python
+            with db.session() as session:
+                db.execute("DELETE FROM products WHERE id = %s", (1,))
+                table.insert(Product(id=1, name="Yoga Mat", description="A cork yoga mat"))
+                session.commit()
+            ```
+
+        Parameters:
+            provided_session: pytidb's SQLAlchemy session to join; not supported.
+
+        Returns:
+            A context manager that yields the `Session`.
 
         Raises:
             NotSupportedError: `provided_session`: livevec's writes cannot join an SQLAlchemy
@@ -274,8 +391,21 @@ class TiDBClient:
             _SESSION.reset(token)
 
     def configure_embedding_provider(self, provider: str, api_key: str | None) -> SQLExecuteResult:
-        """The API key of `provider` for the `EmbeddingFunction`s made after this call (in pytidb it is
-        TiDB's for server-side embedding; here texts are embedded in this process)."""
+        """Set a provider's API key for the `EmbeddingFunction`s made after this call.
+
+        In pytidb it is TiDB's, for server-side embedding; here texts are embedded in this process.
+
+        Parameters:
+            provider: pytidb's provider name; livevec embeds with "openai" only.
+            api_key: the key (None leaves the one set, or `OPENAI_API_KEY`).
+
+        Returns:
+            A successful `SQLExecuteResult`, as pytidb returns.
+
+        Raises:
+            ValidationError: a provider pytidb does not have.
+            NotSupportedError: a provider livevec does not have (jina_ai, cohere...).
+        """
         if provider not in _PROVIDERS:
             raise ValidationError(f"must be one of {list(_PROVIDERS)}, got {provider!r}", field="provider")
         if provider != "openai":

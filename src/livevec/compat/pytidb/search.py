@@ -38,7 +38,14 @@ _SCORES = (DISTANCE_LABEL, "_relevance", MATCH_SCORE_LABEL, SCORE_LABEL)
 
 @dataclass(frozen=True)
 class SearchResult:
-    """A hit with how it ranked; the row's fields read through it (`result.name`), as in pytidb."""
+    """A hit with how it ranked; the row's fields read through it (`result.name`), as in pytidb.
+
+    Attributes:
+        hit: the row, as an instance of the table's model.
+        distance: the vector distance to the query (None in a full-text search).
+        match_score: the BM25 score (full-text and hybrid searches).
+        score: the ranking's score, higher is better.
+    """
 
     hit: Any
     distance: float | None = None

@@ -41,7 +41,12 @@ _SQL_NAMES = {
 
 
 class Table:
-    """A table of a `TiDBClient`; `table.table` is the livevec `Table` underneath."""
+    """A table of a `TiDBClient`; `table.table` is the livevec `Table` underneath.
+
+    Parameters:
+        client: the client it was opened by.
+        table: the livevec table.
+    """
 
     def __init__(self, client: TiDBClient, table: _Table) -> None:
         self._client = client
@@ -70,9 +75,19 @@ class Table:
         return self._client
 
     def rows(self) -> int:
+        """How many rows the table has.
+
+        Returns:
+            The number of rows.
+        """
         return self.table.count()
 
     def columns(self) -> list[ColumnInfo]:
+        """The table's columns with their SQL types, as pytidb reports them.
+
+        Returns:
+            One `ColumnInfo` (`column_name`, `column_type`) per column.
+        """
         return [
             ColumnInfo(
                 column_name=c.name,
@@ -142,33 +157,83 @@ class Table:
     # --- writes -------------------------------------------------------------------------------
 
     def insert(self, data: TableModel | Mapping[str, Any]) -> TableModel:
-        """Add one row (embedding its text); returns it with its key, assigned if left out."""
+        """Add one row, embedding its text.
+
+        Parameters:
+            data: the row, a model instance or a dict.
+
+        Returns:
+            The row as stored, with its key (assigned if left out).
+        """
         return self.table.insert(_one_row(data))
 
     def save(self, data: TableModel | Mapping[str, Any]) -> TableModel:
-        """Insert the row, or replace the row with its key."""
+        """Insert the row, or replace the row with its key.
+
+        Parameters:
+            data: the row, a model instance or a dict.
+
+        Returns:
+            The row as stored.
+        """
         return self.table.upsert(_one_row(data))
 
     def bulk_insert(self, data: Sequence[TableModel | Mapping[str, Any]]) -> list[TableModel]:
-        """Add rows, all or none, embedding their texts in batches."""
+        """Add rows, all or none, embedding their texts in batches.
+
+        Parameters:
+            data: a list of rows.
+
+        Returns:
+            The rows as stored, with their keys.
+
+        Raises:
+            ValidationError: `data` is not a list, or a row does not fit the table.
+        """
         if not isinstance(data, list):
             raise ValidationError(f"expected a list of rows, got {type(data).__name__}", field="data")
         return self.table.insert(data)
 
     def update(self, values: Mapping[str, Any], filters: Filters | Any = None) -> int:
-        """Set `values` on the rows matching `filters` (every row without filters); returns how many."""
+        """Set `values` on the rows matching `filters`; re-embed where a source text changes.
+
+        Parameters:
+            values: field name to new value.
+            filters: the rows to change (a dict, a SQL condition or an SQLAlchemy expression);
+                every row without filters.
+
+        Returns:
+            How many rows were changed.
+        """
         return self.table.update(values, {} if filters is None else livevec_filters(filters))
 
     def delete(self, filters: Filters | Any = None) -> int:
-        """Remove the rows matching `filters` (every row without filters); returns how many."""
+        """Remove the rows matching `filters`.
+
+        Parameters:
+            filters: the rows to remove (a dict, a SQL condition or an SQLAlchemy expression);
+                every row without filters.
+
+        Returns:
+            How many rows were removed.
+        """
         return self.table.delete({} if filters is None else livevec_filters(filters))
 
     def truncate(self) -> None:
+        """Remove every row."""
         self.table.delete({})
 
     # --- reads --------------------------------------------------------------------------------
 
     def get(self, id: Any) -> TableModel | None:
+        """The row with this primary key.
+
+        Parameters:
+            id: the primary key.
+
+        Returns:
+            The row, or None when there is none.
+        """
         return self.table.get(id)
 
     def query(
@@ -178,7 +243,20 @@ class Table:
         limit: int | None = None,
         offset: int | None = None,
     ) -> QueryResult:
-        """Rows matching `filters`; `order_by` is a field, a list of them, or {field: "asc" | "desc"}."""
+        """Rows matching `filters`, in order, a page at a time.
+
+        Parameters:
+            filters: a dict in the filter language (`{"price": {"$lt": 50}}`); every row without it.
+            order_by: a field, a list of them ("-price" descending), or `{field: "asc" | "desc"}`.
+            limit: at most this many rows.
+            offset: rows skipped first.
+
+        Returns:
+            A `QueryResult`: `to_list()`, `to_pandas()`, `to_pydantic()`.
+
+        Raises:
+            ValidationError: a direction that is neither "asc" nor "desc".
+        """
         if isinstance(order_by, Mapping):
             for direction in order_by.values():
                 if direction not in ("asc", "desc"):
@@ -187,7 +265,23 @@ class Table:
         return self.table.query(livevec_filters(filters), order_by=order_by, limit=limit, offset=offset or 0)
 
     def search(self, query: Any = None, search_type: str = "vector") -> Search:
-        """Rows ranked for a text, a vector or `{"query": text, "query_vector": vector}`."""
+        """Rows ranked for a text, a vector or `{"query": text, "query_vector": vector}`.
+
+        Usage:
+            ```python
+            table.search("a user likes sports").distance_threshold(0.85).limit(5).to_list()
+            ```
+
+        Parameters:
+            query: a text, a vector, a dict of both, or None to give them with `.text()` / `.vector()`.
+            search_type: "vector", "fulltext" or "hybrid".
+
+        Returns:
+            pytidb's generative search builder.
+
+        Raises:
+            ValidationError: `query` is neither a text nor a vector.
+        """
         if isinstance(query, Mapping):
             return Search(self.table, search_type, query.get("query"), query.get("query_vector"))
         if isinstance(query, str) or query is None:
