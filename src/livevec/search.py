@@ -236,8 +236,16 @@ class Search:
         A result kept by `live()` is held for as long as the handle is open: leaving out a vector
         (384 floats, 12 kB a row as Python floats) is what makes many of them cheap to hold.
 
+        Usage:
+            ```python
+            table.search("a user likes sports").select("id", "name").limit(5).live()
+            ```
+
         Parameters:
             fields: names of the table's fields, at least one.
+
+        Returns:
+            A new `Search`.
 
         Raises:
             ValidationError: no field, or a name that is not one of the table's fields.

@@ -102,12 +102,24 @@ class Table:
     # livevec indexes every vector field (HNSW) and builds the full-text index with the table
 
     def has_vector_index(self, column_name: str) -> bool:
-        """Whether `column_name` has a vector index: True for every vector field."""
+        """Whether `column_name` has a vector index: True for every vector field.
+
+        Parameters:
+            column_name: the field asked about.
+
+        Returns:
+            True if it is a vector field.
+        """
         return self.table.spec.vector(column_name) is not None
 
     def create_vector_index(self, column_name: str, name: str | None = None, **kwargs: Any) -> None:
         """pytidb's experimental call (it warns, as pytidb does): the vector field is indexed
         already, by the distance it was declared with; another `distance_metric` is an error.
+
+        Parameters:
+            column_name: the vector field.
+            name: the index's name in pytidb; unused.
+            kwargs: pytidb's options; `distance_metric` must be the field's own.
 
         Raises:
             ArgumentError: (a `ValueError`) not a vector field, or another distance.
@@ -126,12 +138,24 @@ class Table:
             )
 
     def has_fts_index(self, column_name: str) -> bool:
-        """Whether `column_name` is in the table's full-text index."""
+        """Whether `column_name` is in the table's full-text index.
+
+        Parameters:
+            column_name: the field asked about.
+
+        Returns:
+            True if it is a full-text field.
+        """
         return any(c.name == column_name and c.fulltext for c in self.table.spec.columns)
 
     def create_fts_index(self, column_name: str, name: str | None = None, if_exists: str = "raise") -> None:
         """pytidb's experimental call (it warns, as pytidb does). livevec builds the full-text index
         with the table: a field in it is left as is with `if_exists="skip"`.
+
+        Parameters:
+            column_name: the text field.
+            name: the index's name in pytidb; unused.
+            if_exists: "raise" or "skip", for a field indexed already.
 
         Raises:
             ArgumentError: the field is indexed already (and `if_exists="raise"`), or not a text field.
