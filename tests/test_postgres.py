@@ -114,7 +114,8 @@ def test_postgres_answers_as_sqlite_does(tmp_path, postgres_url):
     labels = [r["label"] for r in on_postgres[0][1]]
     assert labels[:3] == [None, "10", "9"] and labels.index("Zebra") < labels.index("apple")
     assert isinstance(on_postgres[1][5].made.tzinfo, dt.tzinfo) and on_postgres[1][1].made.tzinfo is None
-    assert list(on_postgres[1][1].extra) == ["z", "a"]
+    # jsonb (as TiDB's JSON) gives an object's keys shortest first, then bytewise; SQLite as written
+    assert list(on_postgres[1][1].extra) == ["a", "z"] and list(on_sqlite[1][1].extra) == ["z", "a"]
 
 
 def _index_options(url: str, table: str) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import SchemaError, TableExistsError, TableNotFoundError, ValidationError
-from ._schema import TableModel, TableSpec, VectorMarker, model_from_spec
+from ._schema import ColumnSpec, TableModel, TableSpec, VectorMarker, model_from_spec
 from ._table import Table
 from .embeddings import EmbeddingFunction
 from .storage import Backend, Change, IndexOptions, open_backend
@@ -146,7 +147,8 @@ class Database:
         Parameters:
             name: the table's name.
             schema: its `TableModel` class, to get instances of it from `to_pydantic()`; without it a
-                model is made from the stored schema.
+                model is made from the stored schema. Its columns must be the table's; its filter
+                indexes (`Field(index=...)`) may differ: the table is given the model's.
 
         Returns:
             The `Table`.
@@ -160,12 +162,14 @@ class Database:
             raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
         if schema is not None:
             given = TableSpec.from_model(schema, name)
-            if given.columns != spec.columns:
+            if [_unindexed(c) for c in given.columns] != [_unindexed(c) for c in spec.columns]:
                 differ = [c.name for c in given.columns if c not in spec.columns] or spec.column_names
                 raise SchemaError(
                     f"table {name!r} exists with other columns than {schema.__name__} (see {differ}); "
                     "open it without a schema, or recreate it with if_exists='overwrite'"
                 )
+            if given.columns != spec.columns:  # Field(index=...) changed: the model's indexes win
+                spec = self.backend.match_indexes(name, given.columns)
             self.backend.ensure_hashes(spec)
             table = Table(self.backend, spec, schema, _embedding_functions(schema))
             table._adopt(spec)  # the stored model wins: a reembed may have changed it
@@ -375,3 +379,8 @@ def _embedding_functions(schema: type[TableModel]) -> dict[str, EmbeddingFunctio
         if marker is not None and marker.embedding is not None:
             found[name] = marker.embedding
     return found
+
+
+def _unindexed(column: ColumnSpec) -> ColumnSpec:
+    """`column` without its filter indexes, which a model may change on a table that exists."""
+    return dataclasses.replace(column, index=False, paths=())

@@ -1,14 +1,21 @@
-"""Conditions on a path inside a JSON field (`{"meta.owner.id": 1}`), as SQLite or PostgreSQL SQL.
+"""Conditions on a path inside a JSON field (`{"meta.owner.id": 1}`), as SQLite or PostgreSQL SQL,
+and the indexes that serve them.
 
 The rules they follow are in `livevec.filters`; this module says how each store reads a path. Both
 read the path's value only when it is of the kind compared (a number, a string, or one of the
 literals true, false and null) and NULL otherwise, so that a value of another kind, or a missing
-path, matches no comparison. The keys of the path always travel as parameters.
+path, matches no comparison.
+
+The keys of a path travel as parameters, except on a path the table indexes (`Field(index=[...])`):
+a store uses an index on an expression only when the query holds the same expression, constants
+and all, so there the keys are written into the SQL as the index has them. Those keys come from
+the stored schema (a filter's path only selects which), were checked when the table was made
+(`_schema.json_path_problem`: no quote that could end the literal but `'`, which is doubled), and
+a filter's values stay parameters.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,12 +23,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ._errors import FilterError
-from ._schema import ColumnSpec, TableSpec, shown, unstorable
+from ._schema import ColumnSpec, TableSpec, json_path_problem, shown, unstorable
 
 Kind = Literal["number", "string", "literal"]
-# what a key of a path may not hold: JSON escapes it when stored, and SQLite before 3.45 compares a
-# path's key with the stored key as written, escapes and all (so such a key could never be found)
-_UNFINDABLE = re.compile(r'["\\\x00-\x1f]')
+INDEXED_KINDS: tuple[Kind, ...] = ("number", "string")  # what Field(index=[path]) indexes, one index each
 _LITERALS = {True: "true", False: "false", None: "null"}
 
 
@@ -32,6 +37,7 @@ class JsonPath:
     name: str  # as the filter wrote it ("meta.owner.id")
     column: str  # the JSON field ("meta")
     keys: tuple[str, ...]  # ("owner", "id")
+    indexed: bool = False  # the table indexes this path: its keys are written into the SQL
 
 
 def parse_path(name: str, spec: TableSpec) -> JsonPath:
@@ -49,19 +55,10 @@ def parse_path(name: str, spec: TableSpec) -> JsonPath:
         raise FilterError(
             f"{head!r} is a {column.type} field: only JSON (dict or list) fields have paths", field=name
         )
-    keys = tuple(rest.split("."))
-    for key in keys:
-        if not key:
-            raise FilterError("the path has an empty key (two dots together, or one at its end)", field=name)
-        if _UNFINDABLE.search(key):
-            raise FilterError(
-                f"key {key!r}: a key of a path holds no double quote, backslash or control character",
-                field=name,
-            )
-        reason = unstorable(key)
-        if reason:
-            raise FilterError(f"key {key!r}: {reason}", field=name)
-    return JsonPath(name, head, keys)
+    reason = json_path_problem(rest)
+    if reason:
+        raise FilterError(f"the path {reason}", field=name)
+    return JsonPath(name, head, tuple(rest.split(".")), indexed=rest in column.paths)
 
 
 def kind_of(path: JsonPath, op: str, value: Any) -> Kind:
@@ -88,13 +85,25 @@ class JsonDialect(ABC):
     mark: str
 
     @abstractmethod
-    def read(self, column: str, path: JsonPath, kind: Kind) -> tuple[str, list[Any]]:
+    def read(self, column: str, path: JsonPath, kind: Kind, *, marks: bool = True) -> tuple[str, list[Any]]:
         """SQL of the path's value in the (quoted) `column` when it is of `kind`, else NULL (a
-        literal reads as its name, "true", "false" or "null"); and the SQL's parameters."""
+        literal reads as its name, "true", "false" or "null"); and the SQL's parameters. `marks`:
+        the SQL goes into a statement with parameters (where a `%` in a key is written `%%`)."""
 
     def param(self, kind: Kind, value: Any) -> Any:
         """`value` as the store compares it with what `read` gives."""
         return _LITERALS[value] if kind == "literal" else value
+
+    def index_expression(self, column: str, keys: tuple[str, ...], kind: Kind) -> str:
+        """The expression an index on the path `keys` in the (quoted) `column` holds for `kind`: the
+        very one `read` gives for an indexed path."""
+        sql, params = self.read(column, JsonPath("", "", keys, indexed=True), kind, marks=False)
+        assert not params
+        return sql
+
+    def literal(self, text: str, marks: bool) -> str:
+        """`text` (a checked key: no backslash or control character) as an SQL string literal."""
+        return "'" + text.replace("'", "''") + "'"
 
 
 class SQLiteJson(JsonDialect):
@@ -102,37 +111,49 @@ class SQLiteJson(JsonDialect):
 
     mark = "?"
 
-    def read(self, column: str, path: JsonPath, kind: Kind) -> tuple[str, list[Any]]:
+    def read(self, column: str, path: JsonPath, kind: Kind, *, marks: bool = True) -> tuple[str, list[Any]]:
         where = "$" + "".join(f'."{key}"' for key in path.keys)
+        at, params = (self.literal(where, marks), []) if path.indexed else ("?", [where])
         if kind == "literal":  # json_type names a literal as the literal: 'true', 'false', 'null'
-            return f"json_type({column}, ?)", [where]
+            return f"json_type({column}, {at})", params
         types = "IN ('integer', 'real')" if kind == "number" else "= 'text'"
-        return f"CASE WHEN json_type({column}, ?) {types} THEN json_extract({column}, ?) END", [where, where]
+        return (
+            f"CASE WHEN json_type({column}, {at}) {types} THEN json_extract({column}, {at}) END",
+            params * 2,
+        )
 
 
 class PostgresJson(JsonDialect):
-    """PostgreSQL's `json` operators; text compares in byte order, as SQLite's does."""
+    """PostgreSQL's `jsonb` operators; text compares in byte order, as SQLite's does."""
 
     mark = "%s"
 
-    def read(self, column: str, path: JsonPath, kind: Kind) -> tuple[str, list[Any]]:
+    def read(self, column: str, path: JsonPath, kind: Kind, *, marks: bool = True) -> tuple[str, list[Any]]:
         # `-> text` reads an object's key only (#> would also index an array, which SQLite's does not)
-        value = "(" + column + "".join(" -> %s::text" for _ in path.keys) + ")"
-        params = list(path.keys)
+        if path.indexed:
+            value = "(" + column + "".join(f" -> {self.literal(key, marks)}::text" for key in path.keys) + ")"
+            params = []
+        else:
+            value = "(" + column + "".join(" -> %s::text" for _ in path.keys) + ")"
+            params = list(path.keys)
         if kind == "number":
             return (
-                f"(CASE json_typeof({value}) WHEN 'number' THEN ({value} #>> '{{}}')::numeric END)",
+                f"(CASE jsonb_typeof({value}) WHEN 'number' THEN ({value} #>> '{{}}')::numeric END)",
                 params * 2,
             )
         if kind == "string":
             return (
-                f"(CASE json_typeof({value}) WHEN 'string' THEN {value} #>> '{{}}' END) COLLATE \"C\"",
+                f"(CASE jsonb_typeof({value}) WHEN 'string' THEN ({value} #>> '{{}}') COLLATE \"C\" END)",
                 params * 2,
             )
         return (
-            f"(CASE json_typeof({value}) WHEN 'boolean' THEN {value} #>> '{{}}' WHEN 'null' THEN 'null' END)",
+            f"(CASE jsonb_typeof({value}) WHEN 'boolean' THEN {value} #>> '{{}}' WHEN 'null' THEN 'null' END)",
             params * 2,
         )
+
+    def literal(self, text: str, marks: bool) -> str:
+        sql = super().literal(text, marks)
+        return sql.replace("%", "%%") if marks else sql  # psycopg's mark
 
     def param(self, kind: Kind, value: Any) -> Any:
         if kind == "number" and isinstance(value, float):

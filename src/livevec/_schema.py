@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import string
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -34,7 +35,7 @@ RESERVED_PREFIXES = ("_livevec", "sqlite_")
 class ColumnMarker:
     primary_key: bool = False
     fulltext: bool = False
-    index: bool = False
+    index: bool | tuple[str, ...] = False  # True, or a JSON field's paths
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
     *,
     primary_key: bool = False,
     fulltext: bool = False,
-    index: bool = False,
+    index: bool | Sequence[str] = False,
     **kwargs: Any,
 ) -> Any:
     """A table column: pydantic's `Field` plus `primary_key`, `fulltext` and `index`.
@@ -66,19 +67,30 @@ def Field(  # noqa: N802 - mirrors pydantic.Field / pytidb.Field
             id: int = Field(primary_key=True)
             name: str = Field(fulltext=True)
             category: str = Field(index=True)
+            meta: dict = Field(default_factory=dict, index=["owner_id", "owner.name"])
         ```
 
     Parameters:
         default: the value when a row leaves the field out.
         primary_key: the table's key (exactly one field has it).
         fulltext: a text field that full-text and hybrid searches rank by (BM25).
-        index: a B-tree index, for fields that queries and searches filter on.
+        index: a B-tree index, for fields that queries and searches filter on; on a JSON (`dict` or
+            `list`) field, the paths inside it to index (`["owner_id", "owner.name"]`), each for the
+            numbers and the strings found there, as filters such as `{"meta.owner_id": 1}` read them.
         **kwargs: pydantic's `Field` options (`default_factory=`, `ge=`, `max_length=`...).
 
     Returns:
         The field's default, to assign in a `TableModel` class body.
+
+    Raises:
+        SchemaError: `index` is neither a bool nor a list of paths. (What the paths may hold, and
+            which fields take them, is checked when the table is made.)
     """
     info = pydantic.Field(default, **kwargs)
+    if not isinstance(index, bool):
+        if isinstance(index, str) or not isinstance(index, Sequence):
+            raise SchemaError(f"index is True, False or a list of a JSON field's paths, got {index!r}")
+        index = tuple(index)
     info.metadata.append(ColumnMarker(primary_key=primary_key, fulltext=fulltext, index=index))
     return info
 
@@ -128,6 +140,7 @@ class ColumnSpec:
     primary_key: bool = False
     fulltext: bool = False
     index: bool = False
+    paths: tuple[str, ...] = ()  # of a JSON field: the paths indexed ("owner.name")
 
 
 # several source fields are joined with this between them, a missing (None) or blank one left out
@@ -220,6 +233,9 @@ class TableSpec:
         for vector in data["vectors"]:
             if vector["template"] is None:
                 del vector["template"]
+        for column in data["columns"]:
+            if not column["paths"]:
+                del column["paths"]
         if not data["reembedding"]:
             del data["reembedding"]
         return data
@@ -228,7 +244,7 @@ class TableSpec:
     def from_json(cls, data: dict[str, Any]) -> TableSpec:
         return cls(
             name=data["name"],
-            columns=[ColumnSpec(**c) for c in data["columns"]],
+            columns=[ColumnSpec(**{**c, "paths": tuple(c.get("paths", ()))}) for c in data["columns"]],
             vectors=[VectorSpec(**v) for v in data["vectors"]],
             reembedding=data.get("reembedding") or {},
         )
@@ -256,8 +272,11 @@ class TableSpec:
                     raise SchemaError(f"{model.__name__}.{field_name}: a vector field is list[float]")
                 vectors.append(_vector_spec(model, field_name, vector))
                 ctype, nullable = "vector", True
+            index, paths = column.index, ()
+            if isinstance(index, tuple):
+                index, paths = False, _index_paths(model, field_name, ctype, index)
             columns.append(
-                ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext, column.index)
+                ColumnSpec(field_name, ctype, nullable, column.primary_key, column.fulltext, index, paths)
             )
         keys = [c.name for c in columns if c.primary_key]
         if len(keys) != 1:
@@ -273,6 +292,42 @@ class TableSpec:
             if c.index and c.type in ("vector", "json"):
                 raise SchemaError(f"{model.__name__}.{c.name}: index=True is for fields that filters compare")
         return cls(name=name, columns=columns, vectors=vectors)
+
+
+def _index_paths(model: type, field_name: str, ctype: str, paths: tuple[Any, ...]) -> tuple[str, ...]:
+    """`Field(index=[...])`'s paths, checked: a SchemaError names the field and what is wrong."""
+    where = f"{model.__name__}.{field_name}"
+    if ctype != "json":
+        raise SchemaError(f"{where}: index takes paths only on a JSON (dict or list) field; use index=True")
+    if not paths:
+        raise SchemaError(f"{where}: index=[] names no path; name some (['owner_id']) or use index=False")
+    for path in paths:
+        reason = (
+            json_path_problem(path) if isinstance(path, str) else f"is a {type(path).__name__}, not a str"
+        )
+        if reason:
+            raise SchemaError(f"{where}: index path {path!r} {reason}")
+    if len(set(paths)) != len(paths):
+        raise SchemaError(f"{where}: index names a path twice: {list(paths)}")
+    return paths
+
+
+# what a key of a path may not hold: JSON escapes it when stored, and SQLite before 3.45 compares a
+# path's key with the stored key as written, escapes and all (so such a key could never be found)
+_UNFINDABLE = re.compile(r'["\\\x00-\x1f]')
+
+
+def json_path_problem(path: str) -> str | None:
+    """Why `path` ("owner.name", the keys after a JSON field's name) can be no path, or None."""
+    for key in path.split("."):
+        if not key:
+            return "has an empty key (two dots together, or one at an end)"
+        if _UNFINDABLE.search(key):
+            return f"has key {key!r}: a key of a path holds no double quote, backslash or control character"
+        reason = unstorable(key)
+        if reason:
+            return f"has key {key!r}: {reason}"
+    return None
 
 
 def check_table_name(name: Any, field: str) -> None:
@@ -424,7 +479,11 @@ def model_from_spec(spec: TableSpec) -> type[TableModel]:
             annotation = annotation | None
         default = None if (c.nullable or c.type == "vector") else PydanticUndefined
         info = Field(
-            default, primary_key=c.primary_key, fulltext=c.fulltext, index=c.index, repr=c.type != "vector"
+            default,
+            primary_key=c.primary_key,
+            fulltext=c.fulltext,
+            index=list(c.paths) or c.index,
+            repr=c.type != "vector",
         )
         fields[c.name] = (annotation, info)
     class_name = "".join(p.capitalize() for p in spec.name.split("_")) or "Row"

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._schema import TableSpec, VectorSpec
+from .._schema import ColumnSpec, TableSpec, VectorSpec
 from ..filters import Filters
 from ._changelog import Followers
 
@@ -87,6 +87,12 @@ class Backend(ABC):
 
     @abstractmethod
     def drop_table(self, name: str) -> None: ...
+
+    @abstractmethod
+    def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
+        """Give the table the filter indexes `columns` ask for (`Field(index=...)`: the columns as
+        stored but for their `index` and `paths`): create those it lacks, drop those no longer
+        asked for, store the spec, in one transaction. Returns the spec stored."""
 
     # writes: all-or-nothing; nested transactions become savepoints
     @abstractmethod

@@ -38,21 +38,31 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from .._errors import ChangeLogGapError, DatabaseClosedError, DuplicateKeyError, StorageError, ValidationError
+from .._errors import (
+    ChangeLogGapError,
+    DatabaseClosedError,
+    DuplicateKeyError,
+    StorageError,
+    TableNotFoundError,
+    ValidationError,
+)
+from .._json_filters import INDEXED_KINDS
 from .._json_filters import POSTGRES as POSTGRES_JSON
-from .._schema import TableSpec, VectorSpec
+from .._schema import ColumnSpec, TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
@@ -60,7 +70,7 @@ from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
 try:
     import psycopg
     from pgvector.psycopg import register_vector
-    from psycopg.types.json import Json, Jsonb
+    from psycopg.types.json import Jsonb
     from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -74,7 +84,9 @@ _SQL_TYPES = {
     "bool": "BOOLEAN",
     "datetime": 'TEXT COLLATE "C"',  # ISO 8601 as in SQLite: naive and aware values round-trip unchanged
     "date": "DATE",
-    "json": "JSON",  # JSON (not JSONB) keeps the keys' order
+    # jsonb, as TiDB's and MySQL's JSON: an object's keys come back in its order (shortest first, then
+    # bytewise), not the order written; an index can hold a path's value (Field(index=[path]))
+    "json": "JSONB",
     "vector": "VECTOR({dimensions})",
 }
 _TEXT_COLUMN = "_livevec_text"  # a table's full-text words (a stored generated tsvector)
@@ -83,6 +95,17 @@ _MAX_QUERY_WORDS = 64
 _HNSW_MAX_DIMENSIONS = 2000
 _HNSW_MAX_EF_SEARCH = 1000
 _CHANNEL = "livevec_changes"
+# a database of an earlier livevec kept JSON fields as json: they become jsonb, which filters read
+_JSON_TO_JSONB = """
+DO $$ DECLARE c record; BEGIN
+    FOR c IN SELECT col.table_name, col.column_name FROM information_schema.columns col
+             JOIN _livevec_tables t ON t.name = col.table_name
+             WHERE col.table_schema = current_schema() AND col.data_type = 'json' LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE jsonb USING %I::jsonb',
+                       c.table_name, c.column_name, c.column_name);
+    END LOOP;
+END $$;
+"""
 _LAST_CHANGE = "SELECT coalesce(max(seq), 0) FROM _livevec_changes"
 _WRITE_LOCK = 0x6C69766576656300  # "livevec\0": the advisory lock every writer holds until commit
 _MAX_PARAMS = 30_000  # bind parameters per statement (PostgreSQL allows 65,535)
@@ -226,12 +249,54 @@ def to_sql(column_type: str, value: Any, field: str | None = None) -> Any:
             raise ValidationError(
                 "contains a NUL character, which PostgreSQL's JSON paths cannot read", field=field
             )
-        return Json(value)
+        return Jsonb(value, dumps=json_text)
     if column_type == "vector":
         return np.asarray(value, dtype=np.float32)
     if isinstance(value, str) and "\x00" in value:
         raise ValidationError("contains a NUL character, which PostgreSQL text cannot hold", field=field)
     return value
+
+
+def json_text(value: Any) -> str:
+    """`value` as JSON text whose floats read back as floats from jsonb.
+
+    jsonb keeps a number as a decimal and writes `1e+16` back as `10000000000000000`, which JSON
+    readers take for an integer: a float is written positionally with a fraction (`1e16` as
+    `10000000000000000.0`), which jsonb keeps as written. Keys are converted as `json.dumps` does.
+    """
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" not in text:
+            return text
+        text = format(Decimal(text), "f")
+        return text if "." in text else text + ".0"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_json_key(k)}:{json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_key(key: Any) -> str:
+    """An object's key as `json.dumps` writes it (a number or a literal becomes its text)."""
+    return json.dumps({key: 0}, ensure_ascii=False)[1:-4]
+
+
+def _filter_indexes(table: str, column: ColumnSpec) -> dict[str, str]:
+    """The filter indexes `Field(index=...)` asks of a column, as {quoted name: what it indexes}.
+
+    A name is a digest of what the index is for: PostgreSQL cuts names at 63 bytes, and an index's
+    name is unique in its schema. (A table of a livevec before 2026-12-03 has its `index=True`
+    indexes under PostgreSQL's own names, which no later change of indexes drops.)
+    """
+    wanted: list[tuple[str, str]] = []
+    if column.index and not column.primary_key:
+        wanted.append((f"{table}\0{column.name}", quote(column.name)))
+    for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
+        for kind in INDEXED_KINDS:
+            expression = POSTGRES_JSON.index_expression(quote(column.name), tuple(path.split(".")), kind)
+            wanted.append((f"{table}\0{column.name}\0{path}\0{kind}", f"({expression})"))
+    return {quote("_livevec_ix_" + hashlib.sha256(what.encode()).hexdigest()[:24]): on for what, on in wanted}
 
 
 def _holds_nul(value: Any) -> bool:
@@ -320,6 +385,7 @@ class PostgresBackend(Backend):
                         "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
                     ).fetchone()
                 conn.execute(_META)
+                conn.execute(_JSON_TO_JSONB)
         except psycopg.errors.LockNotAvailable as exc:
             raise StorageError(self._busy_message()) from exc
         except psycopg.Error as exc:
@@ -452,8 +518,8 @@ class PostgresBackend(Backend):
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             self._create_vector_indexes(spec)
             for c in spec.columns:
-                if c.index and not c.primary_key:  # Field(index=True): a B-tree for filters
-                    self._execute(f"CREATE INDEX ON {t} ({quote(c.name)})")
+                for index, on in _filter_indexes(spec.name, c).items():
+                    self._execute(f"CREATE INDEX {index} ON {t} ({on})")
             if texts:
                 self._execute(f"CREATE INDEX ON {t} USING gin ({_TEXT_COLUMN})")
             self._execute(
@@ -478,6 +544,24 @@ class PostgresBackend(Backend):
                 "INSERT INTO _livevec_tables (name, spec) VALUES (%s, %s)", (spec.name, Jsonb(spec.to_json()))
             )
             self._log_reset(spec.name)
+
+    def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
+        with self.transaction():
+            stored = self.load_spec(name)
+            if stored is None:
+                raise TableNotFoundError(f"table {name!r} does not exist")
+            t = quote(name)
+            for old, new in zip(stored.columns, columns, strict=True):
+                have, want = _filter_indexes(name, old), _filter_indexes(name, new)
+                for index in have.keys() - want.keys():
+                    self._execute(f"DROP INDEX IF EXISTS {index}")
+                for index in want.keys() - have.keys():
+                    self._execute(f"CREATE INDEX {index} ON {t} ({want[index]})")
+            stored.columns = list(columns)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(stored.to_json()), name)
+            )
+        return stored
 
     def _create_vector_indexes(self, spec: TableSpec) -> None:
         for vector in spec.vectors:

@@ -46,10 +46,12 @@ from .._errors import (
     LivevecError,
     SchemaError,
     StorageError,
+    TableNotFoundError,
     ValidationError,
 )
+from .._json_filters import INDEXED_KINDS
 from .._json_filters import SQLITE as SQLITE_JSON
-from .._schema import TableSpec, VectorSpec
+from .._schema import ColumnSpec, TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
@@ -384,9 +386,8 @@ class SQLiteBackend(Backend):
         with self.transaction():
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             for c in spec.columns:
-                if c.index and not c.primary_key:
-                    index = quote(_object_name("index", spec.name, c.name))
-                    self._execute(f"CREATE INDEX {index} ON {t} ({quote(c.name)})")
+                for index, on in _filter_indexes(spec.name, c).items():
+                    self._execute(f"CREATE INDEX {index} ON {t} ({on})")
             for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
                 trigger = quote(_object_name(op, spec.name))
                 body = log.format(row=row, op=op)
@@ -478,6 +479,24 @@ class SQLiteBackend(Backend):
             self._column_index(spec, vector).delete_files()
             with self._indexes_lock:
                 self._indexes.pop((name, vector.name), None)
+
+    def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
+        with self.transaction():
+            stored = self.load_spec(name)
+            if stored is None:
+                raise TableNotFoundError(f"table {name!r} does not exist")
+            t = quote(name)
+            for old, new in zip(stored.columns, columns, strict=True):
+                have, want = _filter_indexes(name, old), _filter_indexes(name, new)
+                for index in have.keys() - want.keys():
+                    self._execute(f"DROP INDEX IF EXISTS {index}")
+                for index in want.keys() - have.keys():
+                    self._execute(f"CREATE INDEX {index} ON {t} ({want[index]})")
+            stored.columns = list(columns)
+            self._execute(
+                "UPDATE _livevec_tables SET spec = ? WHERE name = ?", (json.dumps(stored.to_json()), name)
+            )
+        return stored
 
     def _log_reset(self, name: str) -> None:
         self._execute(
@@ -990,6 +1009,20 @@ def fts_query(text: str) -> str:
     """
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in list(words)[:_MAX_QUERY_WORDS])
+
+
+def _filter_indexes(table: str, column: ColumnSpec) -> dict[str, str]:
+    """The filter indexes `Field(index=...)` asks of a column, as {quoted name: what it indexes}."""
+    if column.index and not column.primary_key:
+        return {quote(_object_name("index", table, column.name)): quote(column.name)}
+    indexes = {}
+    for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
+        for kind in INDEXED_KINDS:
+            # the column's length first: no column and path can give another's name
+            name = _object_name("path", table, f"{len(column.name)}:{column.name}.{path}:{kind}")
+            keys = tuple(path.split("."))
+            indexes[quote(name)] = SQLITE_JSON.index_expression(quote(column.name), keys, kind)
+    return indexes
 
 
 def _object_name(kind: str, table: str, column: str | None = None) -> str:
