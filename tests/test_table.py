@@ -102,6 +102,18 @@ def test_select_keeps_only_the_fields_named_in_searches_and_live_results(product
             products.search("yoga").select(*bad)
 
 
+def test_a_live_search_whose_select_leaves_the_key_out_follows_its_rows(products):
+    # it still knows which rows it holds: a write to one of them changes the result
+    top = products.search("yoga").limit(2).to_list()
+    with products.search("yoga").limit(2).select("name").live() as live:
+        assert live.result == [{k: r[k] for k in ("name", "_distance", "_relevance", "_score")} for r in top]
+        products.update(values={"name": "Renamed mat"}, filters={"id": top[0]["id"]})
+        assert live.wait(timeout=30)[0]["name"] == "Renamed mat"
+        products.delete({"id": top[0]["id"]})
+        assert "Renamed mat" not in [row["name"] for row in live.wait(timeout=30)]
+        assert live.result == products.search("yoga").limit(2).select("name").to_list()
+
+
 def test_distance_threshold_and_range(products):
     everything = products.search("sport").limit(8).to_list()
     cut = everything[3]["_distance"]

@@ -87,6 +87,14 @@ class Fusion:
     fts_weight: float = 0.5
 
 
+class _KeyedRows(list):
+    """A search's rows and, in `keys`, the primary keys of the rows they come from, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[Any] = []
+
+
 @dataclass(frozen=True)
 class _Ranked:
     row: dict[str, Any]
@@ -546,9 +554,15 @@ class Search:
             Dicts of the row's columns plus `_distance`, `_relevance`, `_match_score` (not in vector
             search) and `_score` (see the table above).
         """
-        results = []
+        return list(self._keyed_rows())
+
+    def _keyed_rows(self) -> _KeyedRows:
+        """`to_list()`'s rows, with the keys of their rows beside them (a `select()` may leave the key
+        out of the rows, and a live search still needs to know which rows it holds)."""
+        results = _KeyedRows()
         ranked_rows = self._ranked()
         relevance = self._relevances(ranked_rows)
+        pk = self.table.spec.primary_key.name
         for ranked, rel in zip(ranked_rows, relevance, strict=True):
             row = ranked.row if self._fields is None else {name: ranked.row[name] for name in self._fields}
             item = {**row, "_distance": ranked.distance, "_relevance": rel}
@@ -556,6 +570,7 @@ class Search:
                 item["_match_score"] = ranked.match_score
             item["_score"] = ranked.score
             results.append(item)
+            results.keys.append(ranked.row[pk])
         return results
 
     def _relevances(self, ranked: list[_Ranked]) -> list[float | None]:
@@ -606,9 +621,9 @@ class Search:
         )
         registry = live_queries(self.table.backend)
         registry.keep_fresh(self.table.name, self.table.refresh)
-        return registry.open(key, search.to_list, search._affected_by)
+        return registry.open(key, search._keyed_rows, search._affected_by)
 
-    def _affected_by(self, changes: list[Change], result: list[dict[str, Any]]) -> bool:
+    def _affected_by(self, changes: list[Change], result: _KeyedRows) -> bool:
         """Can these changes alter `result`? (see `livevec.live`)"""
         table = self.table
         mine = [c for c in changes if c.table == table.name]
@@ -618,7 +633,7 @@ class Search:
             return True  # BM25 scores depend on every row of the table
         pk = table.spec.primary_key.name
         changed = list(dict.fromkeys(c.key for c in mine))
-        if set(changed) & {row[pk] for row in result}:
+        if set(changed) & set(result.keys):
             return True
         vector = self._vector()
         query = self._query_vector() if isinstance(self.query, str) else np.asarray(self.query, np.float32)
