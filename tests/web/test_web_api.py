@@ -164,6 +164,64 @@ def test_recommendations_rank_by_profile_with_every_parameter(api):
     assert "coffee" in coffee[0]["name"].lower()
 
 
+def test_a_sql_filter_narrows_lists_searches_and_recommendations(api):
+    condition = "price between 10 and 40 and category in ('mens-shoes', 'sports-accessories')"
+    listed = api.get("/products", params={"filter": condition, "limit": 500}).json()
+    assert listed["total"] == len(listed["items"]) > 0
+    assert all(
+        10 <= p["price"] <= 40 and p["category"] in ("mens-shoes", "sports-accessories")
+        for p in listed["items"]
+    )
+    every = api.get("/products", params={"limit": 500}).json()["items"]
+    assert listed["total"] == sum(
+        p["price"] is not None
+        and 10 <= p["price"] <= 40
+        and p["category"] in ("mens-shoes", "sports-accessories")
+        for p in every
+    )
+    # beside the other options: both apply
+    both = api.get("/products", params={"filter": condition, "max_price": 20, "limit": 500}).json()
+    assert both["total"] == sum(p["price"] <= 20 for p in listed["items"])
+    for path, params in (
+        ("/recommendations", {"profile": "a user likes sports"}),
+        ("/search", {"q": "shoes"}),
+    ):
+        found = api.get(
+            path, params={**params, "filter": "name like 'W%' and price < 100", "limit": 20}
+        ).json()
+        assert found and all(p["name"].startswith("W") and p["price"] < 100 for p in found)
+        unfiltered = api.get(path, params={**params, "limit": 100}).json()
+        expected = [p["id"] for p in unfiltered if p["name"].startswith("W") and p["price"] < 100][:20]
+        assert [p["id"] for p in found][: len(expected)] == expected[: len(found)]
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("price <", "is not a condition"),
+        ("colour = 'red'", "unknown field"),
+        ("price = 'cheap'", "price"),
+        ("price < 5; drop table products", "without ';'"),
+        ("lower(name) = 'x'", "function"),
+        ("name = 'a\x00b'", "NUL"),
+        ("(" * 600 + "price < 1" + ")" * 600, "nested too deeply"),
+        ("price < 1 or " * 200 + "price < 1", "at most 2000 characters"),
+    ],
+)
+def test_a_bad_sql_filter_is_a_422_naming_what_is_wrong(api, condition, message):
+    for path, params in (
+        ("/products", {}),
+        ("/recommendations", {"profile": "yoga"}),
+        ("/recommendations/stream", {"profile": "yoga"}),
+        ("/search", {"q": "yoga"}),
+    ):
+        response = api.get(path, params={**params, "filter": condition})
+        assert response.status_code == 422, (path, response.text)
+        detail = response.json()["detail"][0]
+        assert detail["loc"] == ["query", "filter"] and message in detail["msg"], detail
+    assert api.get("/products", params={"limit": 1}).status_code == 200  # and nothing else changed
+
+
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [

@@ -122,6 +122,30 @@ def test_a_write_that_cannot_change_a_stream_sends_it_nothing(shop, api):
     stream.close()
 
 
+def test_a_stream_with_a_sql_filter_follows_only_what_it_lets_through(shop, api):
+    params = {
+        "profile": "a canoe paddle for river trips",
+        "limit": 3,
+        "filter": "price < 60 and name like 'Whitewater%'",
+    }
+    stream = RecommendationStream(shop.url, params)
+    first = stream.next()
+    assert shown(first) == shown(fresh(api, params))
+    dear, cheap = f"paddle-{uuid.uuid4().hex[:8]}", f"paddle-{uuid.uuid4().hex[:8]}"
+    assert api.post("/products", json=paddle(dear)).status_code == 201  # 79.0: the filter leaves it out
+    with pytest.raises(AssertionError, match="no message"):
+        stream.next(timeout=2)
+    assert api.post("/products", json=paddle(cheap, price=45.0)).status_code == 201
+    entered = stream.next()
+    assert entered[0]["id"] == cheap and dear not in [i["id"] for i in entered]
+    assert shown(entered) == shown(fresh(api, params))
+    assert api.patch(f"/products/{dear}", json={"price": 50.0}).status_code == 200  # now it may enter
+    assert dear in [i["id"] for i in stream.next()]
+    for key in (dear, cheap):
+        api.delete(f"/products/{key}")
+    stream.close()
+
+
 def test_a_shoppers_stream_follows_their_events_and_profile(shop, api):
     user = f"shopper-{uuid.uuid4().hex[:8]}"
     assert api.put(f"/users/{user}", json={"profile": "trail running shoes"}).status_code == 200

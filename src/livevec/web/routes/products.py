@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
-from ..._errors import DuplicateKeyError, ValidationError
+from ..._errors import DuplicateKeyError, FilterError, ValidationError
 from ..._table import Table
+from ...filters import compile_filters
+from ...sql_filters import parse_filter
 from .._imports import IMPORT_TYPES, parse_import
 from .._models import (
     EDITABLE,
@@ -34,14 +37,45 @@ imports = APIRouter(tags=["products"], dependencies=[Depends(service_only)], res
 Price = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
 
 
-def product_filters(category: str | None, min_price: float | None, max_price: float | None) -> dict:
+FilterText = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2000,
+        description="a SQL condition on the products' fields, as `Table.filter` reads one: "
+        "`price < 50 and category in ('Bags', 'Gear')`, `name like 'Yoga%'` (livevec.sql_filters)",
+    ),
+]
+
+
+def product_filters(
+    table: Table,
+    category: str | None,
+    min_price: float | None,
+    max_price: float | None,
+    condition: str | None = None,
+) -> dict:
+    """The filters the query's options mean, checked against `table` (a bad `filter` is a 422 that
+    names what is wrong, raised before anything runs, and before a stream starts)."""
     filters: dict[str, Any] = {}
     if category is not None:
         filters["category"] = category
     price = {op: v for op, v in (("$gte", min_price), ("$lte", max_price)) if v is not None}
     if price:
         filters["price"] = price
-    return filters
+    if condition is None:
+        return filters
+    try:
+        if "\x00" in condition:  # PostgreSQL holds no NUL in text: refused on both stores alike
+            raise FilterError("holds a NUL character", field="filters")
+        parsed = parse_filter(condition)
+        combined = {"$and": [filters, parsed]} if filters else parsed
+        compile_filters(combined, table.spec)  # names and values checked as a search checks them
+    except FilterError as exc:
+        raise RequestValidationError(
+            [{"loc": ["query", "filter"], "msg": str(exc), "type": "value_error"}]
+        ) from None
+    return combined
 
 
 @reads.get("", response_model=ProductPage)
@@ -53,9 +87,10 @@ def list_products(
     min_price: Price = None,
     max_price: Price = None,
     order_by: Literal["id", "name", "category", "price", "-price"] = "id",
+    filter: FilterText = None,
 ) -> dict[str, Any]:
     """A page of products, filtered and ordered; `total` counts every match."""
-    filters = product_filters(category, min_price, max_price)
+    filters = product_filters(shop.table, category, min_price, max_price, filter)
     rows = shop.table.query(filters, order_by=order_by, limit=limit, offset=offset).to_list()
     return {"items": rows, "total": shop.table.count(filters), "offset": offset, "limit": limit}
 

@@ -21,7 +21,7 @@ from .._models import ProductOut, RecommendedProduct, ScoredProduct, problems
 from .._security import OPTIONAL_TOKEN, Credentials
 from .._shop import Shop, ShopDep, StreamSlot, existing_product
 from .._workers import open_handle
-from .products import Price, product_filters
+from .products import FilterText, Price, product_filters
 
 router = APIRouter(tags=["recommendations"])
 
@@ -36,6 +36,7 @@ class NearestOptions:
 
 
 def _nearest_options(
+    shop: ShopDep,
     limit: Annotated[int, Query(ge=1, le=100, description="how many products")] = 10,
     distance_threshold: Annotated[
         float | None, Query(ge=0, le=2, description="keep products at most this cosine distance away")
@@ -43,8 +44,10 @@ def _nearest_options(
     category: Annotated[str | None, Query(max_length=200, description="only this category")] = None,
     min_price: Price = None,
     max_price: Price = None,
+    filter: FilterText = None,
 ) -> NearestOptions:
-    return NearestOptions(limit, distance_threshold, product_filters(category, min_price, max_price))
+    filters = product_filters(shop.table, category, min_price, max_price, filter)
+    return NearestOptions(limit, distance_threshold, filters)
 
 
 Options = Annotated[NearestOptions, Depends(_nearest_options)]
