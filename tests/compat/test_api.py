@@ -132,6 +132,8 @@ def test_what_only_tidb_does_raises_and_says_what_to_do(client, tmp_path):
         (lambda: TiDBClient.connect("mysql+pymysql://root@localhost:4000/test"), "postgresql://"),
         (lambda: EmbeddingFunction("openai/text-embedding-3-small", use_server=True), "leave use_server out"),
         (lambda: client.configure_embedding_provider("jina_ai", api_key="k"), "openai/ model"),
+        (lambda: EmbeddingFunction(model_name="jina_ai/jina-embeddings-v3"), "no jina_ai provider"),
+        (lambda: EmbeddingFunction("cohere/embed-english-v3.0", api_key="k"), "openai/ model"),
         (lambda: TiFlashReplica(object(), replica_count=1), "columnar replica"),
         (lambda: Reranker(model_name="jina_ai/jina-reranker-m0"), "hybrid"),
         (lambda: FullTextField(fts_parser="STANDARD"), "one tokenizer"),

@@ -1,6 +1,6 @@
 """Embedding providers behind one interface, chosen by the model name's prefix."""
 
-from ._base import EmbeddingProvider, get_provider, register_provider
+from ._base import EmbeddingProvider, get_provider, register_provider, registered_providers
 from ._function import DEFAULT_MODEL, EmbeddingCache, EmbeddingFunction
 from .local import LocalProvider
 from .openai import OpenAIProvider
@@ -17,4 +17,5 @@ __all__ = [
     "OpenAIProvider",
     "get_provider",
     "register_provider",
+    "registered_providers",
 ]

@@ -83,6 +83,11 @@ _instances: dict[tuple, EmbeddingProvider] = {}
 _lock = threading.Lock()
 
 
+def registered_providers() -> list[str]:
+    """The prefixes of the providers registered ("local", "openai", and any `register_provider` added)."""
+    return sorted(_registry)
+
+
 def register_provider(prefix: str, provider: type[EmbeddingProvider]) -> None:
     """Make `EmbeddingFunction("prefix/model")` use `provider(model, **options)`.
 

@@ -20,9 +20,10 @@ from typing import Any
 from ..._database import Database, SQLResult, connect
 from ..._errors import LivevecError, SchemaError, StorageError, TableNotFoundError, ValidationError
 from ..._schema import TableModel
+from ...embeddings import registered_providers
 from ...storage import SQLiteBackend
 from . import embeddings
-from ._errors import ArgumentError, NotSupportedError, tidb_only
+from ._errors import PYTIDB_PROVIDERS, ArgumentError, NotSupportedError, provider_missing, tidb_only
 from ._sql import native
 from .engine import sqlalchemy_engine
 from .expressions import is_expression
@@ -34,7 +35,6 @@ logger = logging.getLogger("livevec")
 _IF_EXISTS = {"raise": "fail", "overwrite": "overwrite", "skip": "skip"}
 _CONNECT_OPTIONS = ("index_options", "busy_timeout")
 # pytidb's providers with keys; livevec has openai/ (any OpenAI-compatible server) and local/ models
-_PROVIDERS = ("openai", "jina_ai", "cohere", "huggingface", "nvidia_nim", "gemini")
 _SESSION: ContextVar[Session | None] = ContextVar("livevec_pytidb_session", default=None)
 
 
@@ -406,13 +406,12 @@ class TiDBClient:
             ValidationError: a provider pytidb does not have.
             NotSupportedError: a provider livevec does not have (jina_ai, cohere...).
         """
-        if provider not in _PROVIDERS:
-            raise ValidationError(f"must be one of {list(_PROVIDERS)}, got {provider!r}", field="provider")
-        if provider != "openai":
-            raise NotSupportedError(
-                f"livevec has no {provider} provider: use an openai/ model (api_base= any OpenAI-compatible "
-                "server), a local/ model, or livevec.register_provider()"
+        if provider not in PYTIDB_PROVIDERS:
+            raise ValidationError(
+                f"must be one of {list(PYTIDB_PROVIDERS)}, got {provider!r}", field="provider"
             )
+        if provider not in registered_providers():
+            raise provider_missing(provider)
         if api_key:
             embeddings.provider_api_keys[provider] = api_key
         return SQLExecuteResult(rowcount=0, success=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 from ...._errors import EmbeddingError
 from ....embeddings import EmbeddingFunction as _EmbeddingFunction
-from .._errors import tidb_only
+from ....embeddings import registered_providers
+from .._errors import PYTIDB_PROVIDERS, provider_missing, tidb_only
 from ..schema import VectorField
 
 # pytidb's short names
@@ -54,6 +55,9 @@ class EmbeddingFunction(_EmbeddingFunction):
         if multimodal:
             raise EmbeddingError("multimodal=True: livevec embeds text only")
         model_name = _ALIASES.get(model_name, model_name)
+        provider = model_name.partition("/")[0]
+        if provider in PYTIDB_PROVIDERS and provider not in registered_providers():
+            raise provider_missing(provider)
         options = dict(kwargs)
         if model_name.startswith("openai/"):
             options.update(api_key=api_key or provider_api_keys.get("openai"), base_url=api_base)
