@@ -11,7 +11,7 @@ import pytest
 
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
-from livevec.storage.vector_index import distances
+from livevec.storage.vector_index import HnswIndex, distances
 
 from . import given_vectors
 
@@ -112,4 +112,69 @@ def test_searches_during_a_build_equal_an_exact_scan(db_path):
     assert any(during), "no search ran while rows waited for the graph"
     for q in queries:
         assert [r["id"] for r in table.search(q).limit(5).to_list()] == exact_ids(vectors, q, 5)
+    db.close()
+
+
+def test_a_large_write_grows_the_graph_in_the_writing_process_without_a_search(db_path):
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(3)
+    vectors = unit(rng, 6000)
+    table.insert([{"id": 0, "vec": vectors[0]}])
+    assert db.backend._indexes == {}  # one row loads nothing
+    for start in range(0, 6000, 2000):
+        table.insert(
+            [{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 2000]) if start + i]
+        )
+    index = column(db)  # loaded by the writes, and grown by the builder meanwhile
+    assert index.seq >= 0 and index.is_graph
+    deadline = threading.Event()
+    for _ in range(600):  # the builder alone, no wait_for_indexes: up to 60 s on a busy machine
+        if index.pending == 0 and len(index.main) == 6000:
+            break
+        deadline.wait(0.1)
+    assert index.pending == 0 and len(index.main) == 6000
+    query = unit(rng, 1)[0]
+    assert [r["id"] for r in table.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
+    db.close()
+
+
+def test_rows_changed_while_a_graph_grows_off_the_lock_are_found_as_they_are_now(db_path, monkeypatch):
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(4)
+    vectors = unit(rng, 8000)
+    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:4000])])
+    db.wait_for_indexes()
+    graph_before = column(db).main
+    # the next 4,000 rows are added to a copy of this graph off the lock; after its first chunk,
+    # other writes change and delete rows that the copy holds from the old graph and from the batch
+    changed = {5: unit(rng, 1)[0], 4100: unit(rng, 1)[0]}
+    deleted = [7, 4200]
+    grow = HnswIndex.upsert
+    fired: list[int] = []
+
+    def grow_then_write(self, ids, new_vectors):
+        grow(self, ids, new_vectors)
+        if not fired and self is not graph_before and len(self) > 4000:
+            fired.append(len(self))
+            for key, vector in changed.items():
+                table.update(values={"vec": vector}, filters={"id": key})
+            table.delete({"id": {"$in": deleted}})
+
+    monkeypatch.setattr(HnswIndex, "upsert", grow_then_write)
+    table.insert([{"id": 4000 + i, "vec": v} for i, v in enumerate(vectors[4000:])])
+    db.wait_for_indexes()
+    assert fired, "the rows were not added to a copy of the graph"
+    index = column(db)
+    assert index.main is not graph_before and index.pending == 0
+    # the graph holds each row once, as it is now: no entry of a deleted row, none outdated
+    assert len(index) == len(index.main) == 7998 and not index.main.contains(np.array(deleted)).any()
+    now = {i: vectors[i] for i in range(8000) if i not in deleted} | changed
+    keys = np.array(sorted(now))
+    matrix = np.stack([now[k] for k in keys])
+    for query in [*changed.values(), *unit(rng, 20)]:
+        got = [r["id"] for r in table.search(query).limit(5).to_list()]
+        assert got == [int(keys[i]) for i in exact_ids(matrix, query, 5)]
+    assert table.count() == 7998
     db.close()

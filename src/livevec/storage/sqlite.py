@@ -55,7 +55,7 @@ from .._schema import ColumnSpec, TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
-from ._sqlite_index import ColumnIndex
+from ._sqlite_index import LOAD_ON_WRITE_ROWS, ColumnIndex
 from .vector_index import IndexOptions
 
 _SQL_TYPES = {
@@ -152,6 +152,10 @@ class SQLiteBackend(Backend):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_META)
             self._file_key = self._index_file_key()
+            # the change-log position our last commit has looked at (see _load_written_columns)
+            self._written_through = self._conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM _livevec_changes"
+            ).fetchone()[0]
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
         self._lock = threading.RLock()  # the writer connection and the transaction state
@@ -330,6 +334,12 @@ class SQLiteBackend(Backend):
         with self._commits:  # followers in this process (live queries, /events) read it at once
             self._commit_count += 1
             self._commits.notify_all()
+        try:
+            self._load_written_columns()
+        except Exception:
+            logger.exception(
+                "livevec: the indexes of the tables just written will load at their first search"
+            )
         for column in list(self._indexes.values()):
             try:
                 with column.lock:
@@ -341,6 +351,21 @@ class SQLiteBackend(Backend):
             except Exception:
                 logger.exception("livevec: the index of %s.%s will catch up later", *column._names)
         self._builder.wake()
+
+    def _load_written_columns(self) -> None:
+        """Load the vector columns of a table that many rows were just written to (by this commit,
+        or by others since our last one), so that the builder grows their graphs while a load goes
+        on, rather than from nothing at the first search after it. A few rows written load nothing:
+        a process that adds one product to a large catalog and never searches reads no vectors."""
+        sql = "SELECT table_name, count(*), max(seq) FROM _livevec_changes WHERE seq > ? GROUP BY table_name"
+        written = self._conn.execute(sql, (self._written_through,)).fetchall()
+        for name, rows, last in written:
+            self._written_through = max(self._written_through, last)
+            if rows < LOAD_ON_WRITE_ROWS or name is None:
+                continue
+            spec = self.load_spec(name)
+            for vector in spec.vectors if spec else []:
+                self._column_index(spec, vector)  # caught up (so loaded) by the caller
 
     def _execute(self, sql: str, params: Any = (), *, many: bool = False) -> sqlite3.Cursor:
         """Run a statement on the writer (`many`: once per item of `params`), errors as livevec's."""

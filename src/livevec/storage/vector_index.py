@@ -332,6 +332,14 @@ class HnswIndex:
     def __len__(self) -> int:
         return len(self._index)
 
+    def copy(self) -> HnswIndex:
+        """Another graph with the same nodes and links, to grow off the lock while this one is
+        searched (a copy of the memory: about 1 ms per thousand nodes)."""
+        twin = HnswIndex.__new__(HnswIndex)
+        twin.__dict__.update(self.__dict__)
+        twin._index = self._index.copy()
+        return twin
+
     @property
     def breadth(self) -> int:
         """The search breadth (ef) a search uses now."""
