@@ -178,3 +178,26 @@ def test_rows_changed_while_a_graph_grows_off_the_lock_are_found_as_they_are_now
         assert got == [int(keys[i]) for i in exact_ids(matrix, query, 5)]
     assert table.count() == 7998
     db.close()
+
+
+def test_a_loaded_column_follows_another_processs_load_without_a_search(db_path):
+    rng = np.random.default_rng(5)
+    vectors = unit(rng, 6000)
+    reader = livevec.connect(db_path, index_options=OPTIONS)  # the shop, say
+    points = reader.create_table(Point)
+    points.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:600])])
+    assert len(points.search(vectors[0]).limit(1).to_list()) == 1  # loads the column here
+    index = column(reader)
+    with livevec.connect(db_path, index_options=OPTIONS) as loader:  # another client of the file
+        table = loader.open_table("points")
+        for start in range(600, 6000, 1800):
+            table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 1800])])
+    waited = threading.Event()
+    for _ in range(600):  # the builder alone follows and builds: no search, no wait_for_indexes
+        if len(index.main) == 6000 and index.pending == 0:
+            break
+        waited.wait(0.1)
+    assert len(index.main) == 6000 and index.pending == 0
+    query = unit(rng, 1)[0]
+    assert [r["id"] for r in points.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
+    reader.close()

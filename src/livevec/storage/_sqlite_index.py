@@ -177,7 +177,7 @@ class ColumnIndex:
     def catch_up(self, conn: sqlite3.Connection) -> None:
         """Bring the index to the newest change `conn` sees (committed state: never call it inside
         a write transaction)."""
-        last = _last_change(conn)
+        last = newest_change(conn)
         if last[0] == self.seq:
             return
         changes = self._changes_since(conn, self.seq) if self.seq >= 0 else None
@@ -676,7 +676,7 @@ class ColumnIndex:
         return [(rows[i][2:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
 
 
-def _last_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | None]:
+def newest_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | None]:
     row = conn.execute(
         "SELECT seq, table_name, at FROM _livevec_changes ORDER BY seq DESC LIMIT 1"
     ).fetchone()

@@ -55,7 +55,7 @@ from .._schema import ColumnSpec, TableSpec, VectorSpec
 from ..filters import Filters, compile_filters, quote
 from . import _changelog
 from ._base import Backend, Change, FulltextSearch, StaleFix, VectorSearch
-from ._sqlite_index import LOAD_ON_WRITE_ROWS, ColumnIndex
+from ._sqlite_index import LOAD_ON_WRITE_ROWS, ColumnIndex, newest_change
 from .vector_index import IndexOptions
 
 _SQL_TYPES = {
@@ -351,6 +351,21 @@ class SQLiteBackend(Backend):
             except Exception:
                 logger.exception("livevec: the index of %s.%s will catch up later", *column._names)
         self._builder.wake()
+
+    def _follow_other_writers(self) -> None:
+        """Bring each loaded column up to what other processes committed (the builder's call)."""
+        for column in list(self._indexes.values()):
+            if column.seq < 0 or self._closed:
+                continue
+            with self._reader() as conn:
+                if newest_change(conn)[0] == column.seq:  # the usual case: one indexed read
+                    continue
+                with column.searching():  # ahead of the builder's next slice, as a search
+                    conn.execute("BEGIN")
+                    try:
+                        column.catch_up(conn)
+                    finally:
+                        conn.execute("COMMIT")
 
     def _load_written_columns(self) -> None:
         """Load the vector columns of a table that many rows were just written to (by this commit,
@@ -971,7 +986,10 @@ class _IndexBuilder:
     """The backend's background thread: moves the rows that searches found changed into the HNSW
     graphs, in slices short enough that no search waits long for a column's lock, and saves graphs.
 
-    It starts with the first column that has rows waiting, and sleeps when there is nothing to do.
+    It also follows what other processes commit (every `_FOLLOW_SECONDS`), so that a column loaded
+    here grows its graph while another process loads rows, rather than at the next search here.
+    It starts with the first loaded column, sleeps when there is nothing to do, and ends when no
+    column is loaded.
     """
 
     def __init__(self, backend: SQLiteBackend) -> None:
@@ -982,7 +1000,7 @@ class _IndexBuilder:
         self._start_lock = threading.Lock()
 
     def wake(self) -> None:
-        if self._stopped or not any(c.pending for c in list(self._backend._indexes.values())):
+        if self._stopped or not any(c.seq >= 0 for c in list(self._backend._indexes.values())):
             return
         with self._start_lock:
             if self._thread is None and not self._stopped:
@@ -999,7 +1017,14 @@ class _IndexBuilder:
 
     def _run(self) -> None:
         _running_builders.add(self)
+        followed = time.monotonic()
         while not self._stopped:
+            if time.monotonic() - followed >= _FOLLOW_SECONDS:
+                followed = time.monotonic()
+                try:
+                    self._backend._follow_other_writers()
+                except Exception:  # a search catches up anyway; the thread must go on
+                    logger.exception("livevec: following other processes' writes failed")
             worked = False
             for column in list(self._backend._indexes.values()):
                 if self._stopped:
@@ -1014,12 +1039,16 @@ class _IndexBuilder:
                 column.let_searches_in()
                 time.sleep(0)
             if not worked:
-                self._wakeup.wait(1.0)
+                self._wakeup.wait(_FOLLOW_SECONDS)
                 self._wakeup.clear()
-                with self._start_lock:  # idle: end the thread; the next wake() starts another
-                    if not any(c.pending for c in list(self._backend._indexes.values())):
+                with self._start_lock:  # nothing loaded: end the thread; the next wake() starts another
+                    if not any(c.seq >= 0 for c in list(self._backend._indexes.values())):
                         self._thread = None
                         return
+
+
+# how often the builder looks for other processes' writes to the loaded columns (seconds)
+_FOLLOW_SECONDS = 1.0
 
 
 def _fts_table(table: str) -> str:
