@@ -1000,13 +1000,17 @@ class _IndexBuilder:
         self._start_lock = threading.Lock()
 
     def wake(self) -> None:
-        if self._stopped or not any(c.seq >= 0 for c in list(self._backend._indexes.values())):
+        """Start the thread if a column is loaded; rouse it if rows wait (called after every search
+        and commit: with nothing waiting it is not roused, which would cost the next search a lock)."""
+        columns = list(self._backend._indexes.values())
+        if self._stopped or not any(c.seq >= 0 for c in columns):
             return
-        with self._start_lock:
+        with self._start_lock:  # uncontended: the thread takes it only to end
             if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(target=self._run, name="livevec-index-builder", daemon=True)
                 self._thread.start()
-        self._wakeup.set()
+        if any(c.pending for c in columns):
+            self._wakeup.set()
 
     def stop(self) -> None:
         with self._start_lock:
