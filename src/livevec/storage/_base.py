@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import TableNotFoundError
 from .._schema import ColumnSpec, TableSpec, VectorSpec
-from ..filters import Filters
+from ..filters import Filters, quote
 from ._changelog import Followers
 
 
@@ -88,11 +89,35 @@ class Backend(ABC):
     @abstractmethod
     def drop_table(self, name: str) -> None: ...
 
-    @abstractmethod
     def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
         """Give the table the filter indexes `columns` ask for (`Field(index=...)`: the columns as
         stored but for their `index` and `paths`): create those it lacks, drop those no longer
         asked for, store the spec, in one transaction. Returns the spec stored."""
+        with self.transaction():
+            stored = self.load_spec(name)
+            if stored is None:
+                raise TableNotFoundError(f"table {name!r} does not exist")
+            for old, new in zip(stored.columns, columns, strict=True):
+                have, want = self._filter_indexes(name, old), self._filter_indexes(name, new)
+                for index in have.keys() - want.keys():
+                    self._execute(f"DROP INDEX IF EXISTS {index}")
+                for index in want.keys() - have.keys():
+                    self._execute(f"CREATE INDEX {index} ON {quote(name)} ({want[index]})")
+            stored.columns = list(columns)
+            self._save_spec(stored)
+        return stored
+
+    @abstractmethod
+    def _filter_indexes(self, table: str, column: ColumnSpec) -> dict[str, str]:
+        """The filter indexes `Field(index=...)` asks of a column: {quoted name: what it indexes}."""
+
+    @abstractmethod
+    def _save_spec(self, spec: TableSpec) -> None:
+        """Store `spec` as the table's schema (inside the caller's transaction)."""
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Any = ...) -> Any:
+        """Run a statement inside the current transaction."""
 
     # writes: all-or-nothing; nested transactions become savepoints
     @abstractmethod

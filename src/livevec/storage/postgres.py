@@ -57,7 +57,6 @@ from .._errors import (
     DatabaseClosedError,
     DuplicateKeyError,
     StorageError,
-    TableNotFoundError,
     ValidationError,
 )
 from .._json_filters import INDEXED_KINDS
@@ -282,23 +281,6 @@ def _json_key(key: Any) -> str:
     return json.dumps({key: 0}, ensure_ascii=False)[1:-4]
 
 
-def _filter_indexes(table: str, column: ColumnSpec) -> dict[str, str]:
-    """The filter indexes `Field(index=...)` asks of a column, as {quoted name: what it indexes}.
-
-    A name is a digest of what the index is for: PostgreSQL cuts names at 63 bytes, and an index's
-    name is unique in its schema. (A table of a livevec before 2026-12-03 has its `index=True`
-    indexes under PostgreSQL's own names, which no later change of indexes drops.)
-    """
-    wanted: list[tuple[str, str]] = []
-    if column.index and not column.primary_key:
-        wanted.append((f"{table}\0{column.name}", quote(column.name)))
-    for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
-        for kind in INDEXED_KINDS:
-            expression = POSTGRES_JSON.index_expression(quote(column.name), tuple(path.split(".")), kind)
-            wanted.append((f"{table}\0{column.name}\0{path}\0{kind}", f"({expression})"))
-    return {quote("_livevec_ix_" + hashlib.sha256(what.encode()).hexdigest()[:24]): on for what, on in wanted}
-
-
 def _holds_nul(value: Any) -> bool:
     """Does a JSON value hold a NUL character in a string or a key?"""
     if isinstance(value, str):
@@ -518,7 +500,7 @@ class PostgresBackend(Backend):
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             self._create_vector_indexes(spec)
             for c in spec.columns:
-                for index, on in _filter_indexes(spec.name, c).items():
+                for index, on in self._filter_indexes(spec.name, c).items():
                     self._execute(f"CREATE INDEX {index} ON {t} ({on})")
             if texts:
                 self._execute(f"CREATE INDEX ON {t} USING gin ({_TEXT_COLUMN})")
@@ -545,23 +527,25 @@ class PostgresBackend(Backend):
             )
             self._log_reset(spec.name)
 
-    def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
-        with self.transaction():
-            stored = self.load_spec(name)
-            if stored is None:
-                raise TableNotFoundError(f"table {name!r} does not exist")
-            t = quote(name)
-            for old, new in zip(stored.columns, columns, strict=True):
-                have, want = _filter_indexes(name, old), _filter_indexes(name, new)
-                for index in have.keys() - want.keys():
-                    self._execute(f"DROP INDEX IF EXISTS {index}")
-                for index in want.keys() - have.keys():
-                    self._execute(f"CREATE INDEX {index} ON {t} ({want[index]})")
-            stored.columns = list(columns)
-            self._execute(
-                "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(stored.to_json()), name)
-            )
-        return stored
+    def _save_spec(self, spec: TableSpec) -> None:
+        self._execute(
+            "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(spec.to_json()), spec.name)
+        )
+
+    def _filter_indexes(self, table: str, column: ColumnSpec) -> dict[str, str]:
+        """A name is a digest of what the index is for: PostgreSQL cuts names at 63 bytes, and an
+        index's name is unique in its schema. (A table of a livevec before 2026-12-03 has its
+        `index=True` indexes under PostgreSQL's own names, which no later change of indexes drops.)"""
+        wanted: list[tuple[str, str]] = []
+        if column.index and not column.primary_key:
+            wanted.append((f"{table}\0{column.name}", quote(column.name)))
+        for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
+            for kind in INDEXED_KINDS:
+                expression = POSTGRES_JSON.index_expression(quote(column.name), tuple(path.split(".")), kind)
+                wanted.append((f"{table}\0{column.name}\0{path}\0{kind}", f"({expression})"))
+        return {
+            quote("_livevec_ix_" + hashlib.sha256(what.encode()).hexdigest()[:24]): on for what, on in wanted
+        }
 
     def _create_vector_indexes(self, spec: TableSpec) -> None:
         for vector in spec.vectors:
@@ -814,10 +798,7 @@ class PostgresBackend(Backend):
             if fresh:
                 self._execute(f"DROP TABLE IF EXISTS {shadow}")
                 stored.reembedding[target.name] = asdict(target)
-                self._execute(
-                    "UPDATE _livevec_tables SET spec = %s WHERE name = %s",
-                    (Jsonb(stored.to_json()), spec.name),
-                )
+                self._save_spec(stored)
             self._execute(
                 f"CREATE TABLE IF NOT EXISTS {shadow} "
                 f"(key {key_type} PRIMARY KEY, hash BYTEA NOT NULL, vector VECTOR({int(target.dimensions)}))"
@@ -881,9 +862,7 @@ class PostgresBackend(Backend):
             self._create_vector_indexes(TableSpec(spec.name, [], [target]))
             stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
             stored.reembedding.pop(target.name, None)
-            self._execute(
-                "UPDATE _livevec_tables SET spec = %s WHERE name = %s", (Jsonb(stored.to_json()), spec.name)
-            )
+            self._save_spec(stored)
             self._execute(f"DROP TABLE {shadow}")
             self._log_reset(spec.name)
         return 0

@@ -46,7 +46,6 @@ from .._errors import (
     LivevecError,
     SchemaError,
     StorageError,
-    TableNotFoundError,
     ValidationError,
 )
 from .._json_filters import INDEXED_KINDS
@@ -426,7 +425,7 @@ class SQLiteBackend(Backend):
         with self.transaction():
             self._execute(f"CREATE TABLE {t} ({', '.join(columns)})")
             for c in spec.columns:
-                for index, on in _filter_indexes(spec.name, c).items():
+                for index, on in self._filter_indexes(spec.name, c).items():
                     self._execute(f"CREATE INDEX {index} ON {t} ({on})")
             for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
                 trigger = quote(_object_name(op, spec.name))
@@ -520,23 +519,22 @@ class SQLiteBackend(Backend):
             with self._indexes_lock:
                 self._indexes.pop((name, vector.name), None)
 
-    def match_indexes(self, name: str, columns: list[ColumnSpec]) -> TableSpec:
-        with self.transaction():
-            stored = self.load_spec(name)
-            if stored is None:
-                raise TableNotFoundError(f"table {name!r} does not exist")
-            t = quote(name)
-            for old, new in zip(stored.columns, columns, strict=True):
-                have, want = _filter_indexes(name, old), _filter_indexes(name, new)
-                for index in have.keys() - want.keys():
-                    self._execute(f"DROP INDEX IF EXISTS {index}")
-                for index in want.keys() - have.keys():
-                    self._execute(f"CREATE INDEX {index} ON {t} ({want[index]})")
-            stored.columns = list(columns)
-            self._execute(
-                "UPDATE _livevec_tables SET spec = ? WHERE name = ?", (json.dumps(stored.to_json()), name)
-            )
-        return stored
+    def _save_spec(self, spec: TableSpec) -> None:
+        self._execute(
+            "UPDATE _livevec_tables SET spec = ? WHERE name = ?", (json.dumps(spec.to_json()), spec.name)
+        )
+
+    def _filter_indexes(self, table: str, column: ColumnSpec) -> dict[str, str]:
+        if column.index and not column.primary_key:
+            return {quote(_object_name("index", table, column.name)): quote(column.name)}
+        indexes = {}
+        for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
+            for kind in INDEXED_KINDS:
+                # the column's length first: no column and path can give another's name
+                name = _object_name("path", table, f"{len(column.name)}:{column.name}.{path}:{kind}")
+                keys = tuple(path.split("."))
+                indexes[quote(name)] = SQLITE_JSON.index_expression(quote(column.name), keys, kind)
+        return indexes
 
     def _log_reset(self, name: str) -> None:
         self._execute(
@@ -758,10 +756,7 @@ class SQLiteBackend(Backend):
             if fresh:
                 self._execute(f"DROP TABLE IF EXISTS {shadow}")
                 stored.reembedding[target.name] = asdict(target)
-                self._execute(
-                    "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
-                    (json.dumps(stored.to_json()), spec.name),
-                )
+                self._save_spec(stored)
             self._execute(
                 f"CREATE TABLE IF NOT EXISTS {shadow} "
                 f"(key {key_type} PRIMARY KEY NOT NULL, hash BLOB NOT NULL, vector BLOB) WITHOUT ROWID"
@@ -814,10 +809,7 @@ class SQLiteBackend(Backend):
             )
             stored.vectors = [target if v.name == target.name else v for v in stored.vectors]
             stored.reembedding.pop(target.name, None)
-            self._execute(
-                "UPDATE _livevec_tables SET spec = ? WHERE name = ?",
-                (json.dumps(stored.to_json()), spec.name),
-            )
+            self._save_spec(stored)
             self._execute(f"DROP TABLE {shadow}")
             self._log_reset(spec.name)  # other processes' indexes of the column start over
             with self._indexes_lock:  # ours is made again, for the new vectors, by the next search
@@ -1067,20 +1059,6 @@ def fts_query(text: str) -> str:
     """
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in list(words)[:_MAX_QUERY_WORDS])
-
-
-def _filter_indexes(table: str, column: ColumnSpec) -> dict[str, str]:
-    """The filter indexes `Field(index=...)` asks of a column, as {quoted name: what it indexes}."""
-    if column.index and not column.primary_key:
-        return {quote(_object_name("index", table, column.name)): quote(column.name)}
-    indexes = {}
-    for path in column.paths:  # a JSON field's paths, each for the numbers and the strings there
-        for kind in INDEXED_KINDS:
-            # the column's length first: no column and path can give another's name
-            name = _object_name("path", table, f"{len(column.name)}:{column.name}.{path}:{kind}")
-            keys = tuple(path.split("."))
-            indexes[quote(name)] = SQLITE_JSON.index_expression(quote(column.name), keys, kind)
-    return indexes
 
 
 def _object_name(kind: str, table: str, column: str | None = None) -> str:
