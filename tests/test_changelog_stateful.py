@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
 from livevec.live import live_queries
-from livevec.storage import _changelog
+from livevec.storage import _changelog, _sqlite_index, sqlite
 from livevec.storage.vector_index import distances
 
 from . import given_vectors
@@ -213,7 +213,17 @@ def small_log(monkeypatch):
     monkeypatch.setattr(_changelog, "KEEP", 5)  # every few commits prune the log
 
 
-def test_random_operations_keep_live_results_exact(backend, db_path, small_log):
+@pytest.fixture
+def small_builds(monkeypatch):
+    # two waiting rows go into a copy of the graph, built off the lock while searches go on, and
+    # a commit of three rows loads the column in the writing process: at this table's size, the
+    # paths a large load takes
+    monkeypatch.setattr(_sqlite_index, "_BULK_BUILD_ROWS", 1)
+    monkeypatch.setattr(_sqlite_index, "_QUIET_SECONDS", 0.0)  # and no waiting for a quiet column
+    monkeypatch.setattr(sqlite, "LOAD_ON_WRITE_ROWS", 3)
+
+
+def test_random_operations_keep_live_results_exact(backend, db_path, small_log, small_builds):
     url = str(db_path)
 
     class Machine(ChangeLogMachine):
