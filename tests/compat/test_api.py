@@ -16,13 +16,6 @@ from livevec.compat.pytidb.schema import Field, FullTextField, TableModel, TiFla
 embed_fn = EmbeddingFunction("local/all-MiniLM-L6-v2")
 
 
-@pytest.fixture
-def client(db_path):
-    db = TiDBClient.connect(str(db_path))
-    yield db
-    db.disconnect()
-
-
 def test_table_names_default_as_sqlmodel_names_them():
     class ProductReview(TableModel, table=True):
         id: int = Field(primary_key=True)

@@ -14,13 +14,6 @@ from livevec.compat.pytidb.embeddings import EmbeddingFunction
 from livevec.compat.pytidb.schema import Field, FullTextField, TableModel, VectorField
 
 
-@pytest.fixture
-def client(db_path):
-    db = TiDBClient.connect(str(db_path))
-    yield db
-    db.disconnect()
-
-
 def test_basic_crud_with_vectors_the_caller_gives(client):
     class Item(TableModel):
         __tablename__ = "items_in_basic_example"

@@ -24,13 +24,6 @@ from livevec.compat.pytidb.search import SCORE_LABEL
 from livevec.compat.pytidb.utils import build_tidb_connection_url
 
 
-@pytest.fixture
-def client(db_path):
-    db = TiDBClient.connect(str(db_path))
-    yield db
-    db.disconnect()
-
-
 def _points(client: TiDBClient, name: str = "points"):
     class Point(TableModel):
         __tablename__ = name

@@ -20,13 +20,6 @@ from livevec.compat.pytidb.sql import and_, not_, or_, select
 embed_fn = EmbeddingFunction("local/all-MiniLM-L6-v2")
 
 
-@pytest.fixture
-def client(db_path):
-    db = TiDBClient.connect(str(db_path))
-    yield db
-    db.disconnect()
-
-
 class Item(TableModel):
     __tablename__ = "items"
     id: int = Field(primary_key=True)
