@@ -427,7 +427,7 @@ class ColumnIndex:
         conn: sqlite3.Connection,
         request: VectorSearch,
         where: tuple[str, list[Any]] | None,
-        columns: str,
+        columns: list[str],
         *,
         in_transaction: bool,
     ) -> list[tuple[tuple, float]]:
@@ -468,13 +468,13 @@ class ColumnIndex:
         conn: sqlite3.Connection,
         request: VectorSearch,
         where: tuple[str, list[Any]] | None,
-        columns: str,
+        columns: list[str],
         *,
         in_transaction: bool,
     ) -> list[tuple[tuple, float]]:
         """See `search`.
 
-        `where` is the filter's compiled SQL; `columns` the SQL list of columns each row carries.
+        `where` is the filter's compiled SQL; `columns` the names of the columns each row carries.
         Outside a transaction the index first catches up with what `conn` sees; inside one, the
         rows the transaction changed come from `conn` (the overlay), and the index is left alone.
 
@@ -573,7 +573,7 @@ class ColumnIndex:
         conn: sqlite3.Connection,
         request: VectorSearch,
         where: tuple[str, list[Any]],
-        columns: str,
+        columns: list[str],
         *,
         cached: bool,
     ) -> list[tuple[tuple, float]]:
@@ -635,7 +635,7 @@ class ColumnIndex:
         request: VectorSearch,
         ids: np.ndarray,
         found: np.ndarray,
-        columns: str,
+        columns: list[str],
         *,
         quantized: bool,
     ) -> list[tuple[tuple, float]]:
@@ -660,20 +660,24 @@ class ColumnIndex:
         ids, _ = nearest(ids, found, request.limit + unsure, 2 * tolerance)
         if not len(ids):
             return []
+        # the vector is read once: from the row's own columns when they carry it
+        carried = self.vector.name in columns
+        blob_at = 1 + columns.index(self.vector.name) if carried else 1
+        selected = ", ".join(map(quote, columns if carried else [self.vector.name, *columns]))
         rows = conn.execute(
-            f"SELECT rowid, {self._column}, {columns} FROM {self._table} "
-            "WHERE rowid IN (SELECT value FROM json_each(?))",
+            f"SELECT rowid, {selected} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?))",
             [ids_json(ids)],
         ).fetchall()
         if len(rows) < len(ids):  # every candidate is a row with a vector, unless it is a ghost
             raise _GhostRowsError(sorted(set(ids.tolist()) - {row[0] for row in rows}))
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), -1)
+        vectors = np.frombuffer(b"".join(row[blob_at] for row in rows), dtype="<f4").reshape(len(rows), -1)
         exact = distances(request.query, vectors, self.vector.distance)
         at, exact = within_bounds(
             np.arange(len(rows)), exact, request.max_distance, request.min_distance, 0.0
         )
         at, exact = nearest(at, exact, request.limit)
-        return [(rows[i][2:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
+        first = 1 if carried else 2
+        return [(rows[i][first:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
 
 
 def newest_change(conn: sqlite3.Connection) -> tuple[int, tuple[str, float] | None]:

@@ -606,12 +606,18 @@ class SQLiteBackend(Backend):
         return self._rows(spec, names, self._query(sql, params))
 
     def _rows(self, spec: TableSpec, names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
-        # a hidden column (a text hash) has no spec: it comes back as stored
-        read = [_FROM_SQL.get(c.type) if (c := spec.column(n)) else None for n in names]
-        return [
-            {n: v if f is None or v is None else f(v) for n, f, v in zip(names, read, row, strict=True)}
-            for row in rows
-        ]
+        # a hidden column (a text hash) has no spec: it comes back as stored, as do the types that
+        # _FROM_SQL does not list (the rows are built in C, then the few columns that need it converted)
+        types = {c.name: c.type for c in spec.columns}
+        convert = [(n, f) for n in names if (f := _FROM_SQL.get(types.get(n)))]
+        found = []
+        for row in rows:
+            values = dict(zip(names, row, strict=True))
+            for name, read in convert:
+                if (value := values[name]) is not None:
+                    values[name] = read(value)
+            found.append(values)
+        return found
 
     def count(self, spec: TableSpec, filters: Filters | None = None) -> int:
         where, params = self._where(spec, filters)
@@ -631,9 +637,7 @@ class SQLiteBackend(Backend):
                     if not in_transaction:
                         conn.execute("BEGIN")
                     try:
-                        found = column.search(
-                            conn, request, where, ", ".join(map(quote, names)), in_transaction=in_transaction
-                        )
+                        found = column.search(conn, request, where, names, in_transaction=in_transaction)
                     finally:
                         if not in_transaction:
                             conn.execute("COMMIT")
