@@ -139,6 +139,26 @@ def test_a_large_write_grows_the_graph_in_the_writing_process_without_a_search(d
     db.close()
 
 
+def test_many_small_writes_load_the_column_in_the_writing_process(db_path):
+    """A load in batches smaller than LOAD_ON_WRITE_ROWS grows its graph too, once the batches add
+    up to that many rows (peers.py loads in batches of 1,000)."""
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    vectors = unit(np.random.default_rng(4), 3000)
+    for start in range(0, 1500, 500):
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 500])])
+    assert db.backend._indexes == {}  # 1,500 rows written: not yet
+    for start in range(1500, 3000, 500):
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start : start + 500])])
+    index = column(db)  # 2,000 rows and more: loaded by the writes
+    assert index.seq >= 0
+    db.wait_for_indexes()
+    assert index.pending == 0 and len(index.main) == 3000
+    query = vectors[7]
+    assert [r["id"] for r in table.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
+    db.close()
+
+
 def test_rows_changed_while_a_graph_grows_off_the_lock_are_found_as_they_are_now(db_path, monkeypatch):
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)

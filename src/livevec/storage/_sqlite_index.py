@@ -63,8 +63,8 @@ _MAX_GRAPH_SHARE = 0.2
 # moving the rows in slices; fewer rows move in slices, under the lock, one core.)
 _BULK_BUILD_ROWS = 2_000
 _MERGE_ROWS = 20_000
-# a commit that writes at least this many rows to a table loads its vector columns in the writing
-# process (which then grows their graphs while the rows arrive); fewer wait for a search
+# a process that has written at least this many rows to a table (in one commit or in many) loads its
+# vector columns (and then grows their graphs while the rows arrive); fewer wait for a search
 LOAD_ON_WRITE_ROWS = _BULK_BUILD_ROWS
 # a graph is grown off the lock in chunks of this many rows (a stop waits for one at most)
 _BULK_CHUNK_ROWS = 4_096

@@ -155,6 +155,7 @@ class SQLiteBackend(Backend):
             self._written_through = self._conn.execute(
                 "SELECT coalesce(max(seq), 0) FROM _livevec_changes"
             ).fetchone()[0]
+            self._written_rows: dict[str, int] = {}  # per table, rows changed since then
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
         self._lock = threading.RLock()  # the writer connection and the transaction state
@@ -367,15 +368,19 @@ class SQLiteBackend(Backend):
                         conn.execute("COMMIT")
 
     def _load_written_columns(self) -> None:
-        """Load the vector columns of a table that many rows were just written to (by this commit,
-        or by others since our last one), so that the builder grows their graphs while a load goes
-        on, rather than from nothing at the first search after it. A few rows written load nothing:
-        a process that adds one product to a large catalog and never searches reads no vectors."""
+        """Load the vector columns of a table that many rows have been written to since this
+        database was opened (by our commits, or by others seen at them; in one commit or in many
+        small ones), so that the builder grows their graphs while a load goes on, rather than from
+        nothing at the first search after it. A few rows written load nothing: a process that adds
+        one product to a large catalog and never searches reads no vectors."""
         sql = "SELECT table_name, count(*), max(seq) FROM _livevec_changes WHERE seq > ? GROUP BY table_name"
         written = self._conn.execute(sql, (self._written_through,)).fetchall()
         for name, rows, last in written:
             self._written_through = max(self._written_through, last)
-            if rows < LOAD_ON_WRITE_ROWS or name is None:
+            if name is None:
+                continue
+            self._written_rows[name] = self._written_rows.get(name, 0) + rows
+            if self._written_rows[name] < LOAD_ON_WRITE_ROWS:
                 continue
             spec = self.load_spec(name)
             for vector in spec.vectors if spec else []:
