@@ -20,9 +20,10 @@ the functions that do the work (a stage's time excludes the stages it calls):
 Beside each livevec query the floor answers the same query: raw usearch with the same parameters on
 the same vectors (`peers.Usearch`: no storage, a filter as a numpy mask over its neighbours), the two
 taking turns query by query so both see the same machine, whatever else runs on it. Recall@10 of
-both is against an exact scan with the same filter. Memory is each one's growth of this process's
-resident memory: livevec's from connecting to its graph being ready, the floor's while its graph is
-built (or loaded).
+both is against an exact scan with the same filter; where the floor finds less than livevec at the
+same breadth (ef), a second row times it at the breadth where it finds as much (the goal compares
+at equal recall). Memory is each one's growth of this process's resident memory: livevec's from
+connecting to its graph being ready, the floor's while its graph is built (or loaded).
 
 `--keep` keeps the loaded table, livevec's graph file and the floor's graph in
 `benchmarks/.cache/search-profile-<rows>/` and reuses them next time (a million rows take about half
@@ -205,20 +206,30 @@ def main() -> None:
             run(q)
             floor.search(q, where)
         stages.reset()
-        ours, theirs, found_ours, found_theirs = [], [], [], []
-        for i, q in enumerate(queries):
-            for turn in (0, 1) if i % 2 else (1, 0):  # alternate who goes first
-                t = time.perf_counter()
-                if turn == 0:
-                    with stages.total():
-                        found_ours.append(run(q))
-                    ours.append(time.perf_counter() - t)
-                else:
-                    found_theirs.append(floor.search(q, where))
-                    theirs.append(time.perf_counter() - t)
-        rows_out.append(
-            _row(name, ours, theirs, recall(found_ours, truth), recall(found_theirs, truth), stages.seconds)
-        )
+        ours, theirs, found_ours, found_theirs = _alternated(run, floor, queries, where, stages)
+        our_recall, their_recall = recall(found_ours, truth), recall(found_theirs, truth)
+        rows_out.append(_row(name, ours, theirs, our_recall, their_recall, stages.seconds))
+        # the goal compares at equal recall: where the floor finds less at the same breadth, widen
+        # its breadth until it finds as much, and time both again there
+        breadth = column.main.breadth
+        if their_recall < our_recall:
+            for ef in range(breadth + breadth // 4, 4 * breadth + 1, breadth // 4):
+                floor.set_ef(ef)
+                if recall([floor.search(q, where) for q in queries], truth) >= our_recall:
+                    stages.reset()
+                    ours, theirs, found_ours, found_theirs = _alternated(run, floor, queries, where, stages)
+                    rows_out.append(
+                        _row(
+                            f"{name}, the floor at livevec's recall (its ef {ef})",
+                            ours,
+                            theirs,
+                            recall(found_ours, truth),
+                            recall(found_theirs, truth),
+                            stages.seconds,
+                        )
+                    )
+                    break
+            floor.set_ef(breadth)
         if args.cprofile:
             profile = cProfile.Profile()
             profile.runcall(lambda run=run: [run(q) for q in queries])
@@ -287,6 +298,23 @@ def main() -> None:
     else:
         db.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alternated(run, floor, queries, where, stages: Stages) -> tuple[list, list, list, list]:
+    """Each query answered by livevec (`run`) and by the floor in turn, who goes first alternating:
+    (livevec's seconds, the floor's, livevec's results, the floor's)."""
+    ours, theirs, found_ours, found_theirs = [], [], [], []
+    for i, q in enumerate(queries):
+        for turn in (0, 1) if i % 2 else (1, 0):
+            t = time.perf_counter()
+            if turn == 0:
+                with stages.total():
+                    found_ours.append(run(q))
+                ours.append(time.perf_counter() - t)
+            else:
+                found_theirs.append(floor.search(q, where))
+                theirs.append(time.perf_counter() - t)
+    return ours, theirs, found_ours, found_theirs
 
 
 def _row(name, ours, theirs, our_recall, their_recall, seconds) -> list:
