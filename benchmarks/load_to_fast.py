@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import livevec
+from _report import exact_top_k, recall
 from livevec import EmbeddingFunction, Field, TableModel
 from livevec.embeddings import EmbeddingProvider
 from livevec.storage.vector_index import search_breadth
@@ -44,7 +45,11 @@ def vectors(n: int, dims: int, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def livevec_run(data: np.ndarray, batch: int, folder: Path, every: float, pace: float) -> dict[str, float]:
+def livevec_run(
+    data: np.ndarray, queries: np.ndarray, truth: list, batch: int, folder: Path, every: float, pace: float
+) -> dict[str, float]:
+    """livevec's figures; `truth` is the exact top 10 of the first 100 `queries`, for recall."""
+
     class Row(TableModel):
         __tablename__ = "rows"
         id: int = Field(primary_key=True)
@@ -59,7 +64,6 @@ def livevec_run(data: np.ndarray, batch: int, folder: Path, every: float, pace: 
         if pace:  # rows arrive no faster than a model would embed them
             time.sleep(max(0.0, started + (start + len(chunk)) / pace - time.perf_counter()))
     loaded = time.perf_counter()
-    queries = vectors(200, data.shape[1], seed=1)
     latencies: list[float] = []
     done = threading.Event()
 
@@ -96,17 +100,11 @@ def livevec_run(data: np.ndarray, batch: int, folder: Path, every: float, pace: 
         "p50 meanwhile ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
         "p99 meanwhile ms": 1000 * float(np.percentile(latencies, 99)) if latencies else float("nan"),
         "p50 after ms": 1000 * statistics.median(after),
-        "recall@10 after": recall_at_10(data, queries[:100], found),
+        "recall@10 after": recall(found, truth),
     }
 
 
-def recall_at_10(data: np.ndarray, queries: np.ndarray, found: list[list[int]]) -> float:
-    """The share of each query's true 10 nearest (an exact scan) among the ids found."""
-    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
-    return float(np.mean([len(set(t.tolist()) & set(f)) / 10 for t, f in zip(truth, found, strict=True)]))
-
-
-def usearch_build(data: np.ndarray) -> tuple[float, float]:
+def usearch_build(data: np.ndarray, queries: np.ndarray, truth: list) -> tuple[float, float]:
     """Seconds to build the same graph in one call on every core, and its recall@10 at livevec's
     default search breadth for this size (a graph grown in steps, as a load grows livevec's, finds
     less at the same breadth: see RESULTS.md)."""
@@ -117,9 +115,8 @@ def usearch_build(data: np.ndarray) -> tuple[float, float]:
     index.add(np.arange(len(data)), data, threads=0)
     seconds = time.perf_counter() - started
     index.expansion_search = search_breadth(len(data))
-    queries = vectors(200, data.shape[1], seed=1)[:100]
-    found = index.search(queries, 10, threads=1).keys.tolist()
-    return seconds, recall_at_10(data, queries, found)
+    found = index.search(queries[:100], 10, threads=1).keys.tolist()
+    return seconds, recall(found, truth)
 
 
 def main() -> None:
@@ -139,15 +136,23 @@ def main() -> None:
     GivenVectors.dimensions = args.dims
     livevec.register_provider("given", GivenVectors)
     data = vectors(args.rows, args.dims)
+    queries = vectors(200, args.dims, seed=1)
+    truth = exact_top_k(data, queries[:100], 10)
     with tempfile.TemporaryDirectory() as folder:
-        mine = livevec_run(data, args.batch, Path(folder), args.search_every, args.rows_per_second)
-    raw, raw_recall = usearch_build(data)
+        mine = livevec_run(
+            data, queries, truth, args.batch, Path(folder), args.search_every, args.rows_per_second
+        )
+    raw, raw_recall = usearch_build(data, queries, truth)
     print(
         f"rows {args.rows}, batches of {args.batch}, {args.dims} dimensions, a search every "
         f"{args.search_every} s, loaded at {args.rows_per_second or 'full speed'} rows/s"
     )
     for name, value in mine.items():
-        print(f"  livevec {name}: {value:.2f}")
+        print(
+            f"  livevec {name}: {value:.3f}"
+            if name.startswith("recall")
+            else f"  livevec {name}: {value:.2f}"
+        )
     print(f"  raw usearch build on every core s: {raw:.2f}")
     print(f"  raw usearch recall@10 at livevec's search breadth: {raw_recall:.3f}")
     print(
