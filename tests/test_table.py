@@ -342,3 +342,13 @@ def test_tables_whose_names_share_a_prefix_get_objects_of_their_own(db):
     db.drop_table("a")
     assert tables["a_fts"].search("only", search_type="fulltext").to_list()[0]["text"] == "only in a_fts"
     assert sorted(db.tables()) == ["a_b", "a_b_c", "a_fts"]
+
+
+def test_a_model_class_given_for_a_table_name_is_a_clear_error(db_path):
+    with livevec.connect(db_path) as db:
+        db.create_table(schema=Product).insert(CATALOG[:1])
+        with pytest.raises(livevec.ValidationError, match=r"open_table\('products', schema=Product\)"):
+            db.open_table(Product)
+        with pytest.raises(livevec.ValidationError, match="expected a table name"):
+            db.drop_table(3)
+        assert db.open_table("products").count() == 1  # nothing lost

@@ -154,10 +154,11 @@ class Database:
             The `Table`.
 
         Raises:
+            ValidationError: `name` is not a str (a model class goes in `schema`).
             TableNotFoundError: there is no such table.
             SchemaError: `schema` has other columns than the stored table.
         """
-        spec = self.backend.load_spec(name)
+        spec = self.backend.load_spec(_table_name(name, "open_table"))
         if spec is None:
             raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
         if schema is not None:
@@ -185,9 +186,10 @@ class Database:
             name: the table's name.
 
         Raises:
+            ValidationError: `name` is not a str.
             TableNotFoundError: there is no such table.
         """
-        if self.backend.load_spec(name) is None:
+        if self.backend.load_spec(_table_name(name, "drop_table")) is None:
             raise TableNotFoundError(f"table {name!r} does not exist; tables: {self.tables()}")
         self.backend.drop_table(name)
 
@@ -370,6 +372,20 @@ def _check_params(params: Any) -> list[Any] | dict[str, Any] | None:
     if isinstance(params, Sequence) and not isinstance(params, str | bytes):
         return list(params)
     raise ValidationError(f"expected a sequence or a mapping, got {type(params).__name__}", field="params")
+
+
+def _table_name(name: Any, verb: str) -> str:
+    """`name` if it is a table's name, else a ValidationError saying what was given instead."""
+    if isinstance(name, str):
+        return name
+    if isinstance(name, type) and issubclass(name, TableModel):
+        table = getattr(name, "__tablename__", None) or "<name>"
+        raise ValidationError(
+            f"{verb} takes the table's name, got the model class {name.__name__}: "
+            f"{verb}({table!r}{', schema=' + name.__name__ if verb == 'open_table' else ''})",
+            field="name",
+        )
+    raise ValidationError(f"expected a table name (a str), got {type(name).__name__}", field="name")
 
 
 def _embedding_functions(schema: type[TableModel]) -> dict[str, EmbeddingFunction]:
