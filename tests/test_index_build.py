@@ -4,6 +4,7 @@ scan returns."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import numpy as np
@@ -221,3 +222,47 @@ def test_a_loaded_column_follows_another_processs_load_without_a_search(db_path)
     query = unit(rng, 1)[0]
     assert [r["id"] for r in points.search(query).limit(10).to_list()] == exact_ids(vectors, query, 10)
     reader.close()
+
+
+def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes(db_path, caplog):
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(4)
+    vectors = unit(rng, 6000)
+    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:3000])])
+    db.wait_for_indexes()
+    index = column(db)
+    building, release = threading.Event(), threading.Event()
+    add = HnswIndex.upsert
+
+    def paused_add(graph, ids, vecs):  # a graph grown off the lock (not the one searches use) waits
+        if graph is not index.main:
+            building.set()
+            release.wait(30)
+        return add(graph, ids, vecs)
+
+    HnswIndex.upsert = paused_add
+    try:
+        table.insert([{"id": 3000 + i, "vec": v} for i, v in enumerate(vectors[3000:])])
+        assert building.wait(30), "no build off the lock started"
+        # a client that drops livevec's trigger, then deletes a row the graph being built copied
+        other = sqlite3.connect(db_path, isolation_level=None)
+        (trigger,) = other.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '_livevec_delete:%'"
+        ).fetchone()
+        other.execute(f'DROP TRIGGER "{trigger}"')
+        other.execute("DELETE FROM points WHERE id = 5")
+        other.close()
+        assert 5 not in [r["id"] for r in table.search(vectors[5]).limit(5).to_list()]
+        assert caplog.text.count("gone without a change-log entry") == 1
+    finally:
+        release.set()
+        HnswIndex.upsert = add
+    db.wait_for_indexes()
+    assert index.pending == 0 and len(index.main) == 5999
+    kept = np.delete(vectors, 5, axis=0)
+    for q in [vectors[5], *unit(rng, 5)]:
+        want = [i if i < 5 else i + 1 for i in exact_ids(kept, q, 5)]
+        assert [r["id"] for r in table.search(q).limit(5).to_list()] == want
+    assert caplog.text.count("gone without a change-log entry") == 1  # not found again in the new graph
+    db.close()

@@ -459,6 +459,8 @@ class ColumnIndex:
         self.delta.remove(array)
         if self.is_graph:
             self.masked.update(array[self.main.contains(array)].tolist())
+            if self._touched is not None:  # a graph being built off the lock may hold them too
+                self._touched.update(ids)
         else:
             self.main.remove(array)
         self.filters.clear()
