@@ -298,10 +298,12 @@ class ColumnIndex:
                 return True
             ids, vectors = self.delta.items()
             self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
-            # the graph as it is now (a memory copy), or a new one: grown off the lock
-            graph = self.main.copy() if len(self.main) else self._graph()
+            source = self.main if len(self.main) else None
             self._building = True
         try:
+            # the graph as it is now (a memory copy: about 1 s at a million rows, so made off the lock,
+            # which is safe as nothing changes a graph while `_building`), or a new one; grown off the lock
+            graph = source.copy() if source is not None else self._graph()
             for start in range(0, len(ids), _BULK_CHUNK_ROWS):
                 if stopping():
                     return True
