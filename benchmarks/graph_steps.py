@@ -1,0 +1,92 @@
+"""Does a graph grown in many adds find less than one built in one call? Each way built several times.
+
+    .venv/bin/python benchmarks/graph_steps.py --rows 100000 [--repeats 3] [--queries 300]
+
+Raw usearch (livevec's parameters: cosine, float16, 32 links, breadth 128 to add and to search) on
+the Icecat vectors and variants of `benchmarks/_data.py`, in the order livevec would get them (the
+catalog's own order), built each way `--repeats` times: in one call on every core, in calls of 4,096
+rows (livevec's chunk off the lock) and of 20,000 (its largest step during a load), and in one call
+in a shuffled order. Per way it prints recall@10 against an exact scan (mean, lowest, highest over
+the builds), the mean links per node at the base level and the p50 of one-thread searches.
+
+A multi-threaded build is not deterministic (threads race to link nodes), so one build per way says
+little: the spread between builds of one way is the yardstick for any difference between ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from _data import dataset
+from _report import exact_top_k, recall, table
+
+CHUNKED = {"one call": None, "calls of 4,096 rows": 4096, "calls of 20,000 rows": 20_000}
+
+
+def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None):
+    from usearch.index import Index
+
+    index = Index(
+        ndim=vectors.shape[1],
+        metric="cos",
+        dtype="f16",
+        connectivity=32,
+        expansion_add=128,
+        expansion_search=128,
+    )
+    step = chunk or len(order)
+    for start in range(0, len(order), step):
+        part = order[start : start + step]
+        index.add(part.astype(np.uint64), vectors[part], threads=0)
+    return index
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+
+    _, vectors, queries = dataset(args.rows, args.queries)
+    truth = exact_top_k(vectors, queries, 10)
+    in_order = np.arange(args.rows)
+    ways = [(name, in_order, chunk) for name, chunk in CHUNKED.items()]
+    ways.append(("one call, shuffled order", np.random.default_rng(0).permutation(args.rows), None))
+    rows = []
+    for name, order, chunk in ways:
+        recalls, links, latencies, seconds = [], [], [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            index = build(vectors, order, chunk)
+            seconds.append(time.perf_counter() - started)
+            found = []
+            for q in queries:
+                t = time.perf_counter()
+                keys = index.search(q, 10, threads=1).keys
+                latencies.append(time.perf_counter() - t)
+                found.append(keys.astype(np.int64).tolist())
+            recalls.append(recall(found, truth))
+            links.append(index.levels_stats[0].edges / len(index))
+        rows.append(
+            [
+                name,
+                f"{statistics.mean(recalls):.4f}",
+                f"{min(recalls):.4f} / {max(recalls):.4f}",
+                f"{statistics.mean(links):.2f}",
+                f"{statistics.median(latencies) * 1e3:.3f}",
+                f"{statistics.mean(seconds):.1f}",
+            ]
+        )
+        print(f"{name}: recall {', '.join(f'{r:.4f}' for r in recalls)}", flush=True)
+    print(f"\n{args.rows:,} rows, {args.repeats} builds per way, {len(queries)} queries, k=10, ef 128")
+    headers = ["way", "recall@10 mean", "lowest / highest", "links per node", "search p50 ms", "build s"]
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
