@@ -8,6 +8,7 @@ import pytest
 
 import livevec
 from livevec import Field, SearchHit, TableModel
+from livevec.storage import VectorSearch
 
 from .models import CATALOG, Product, embed
 
@@ -352,3 +353,14 @@ def test_a_model_class_given_for_a_table_name_is_a_clear_error(db_path):
         with pytest.raises(livevec.ValidationError, match="expected a table name"):
             db.drop_table(3)
         assert db.open_table("products").count() == 1  # nothing lost
+
+
+def test_a_search_reads_only_the_selected_fields_into_its_rows(products):
+    query = products.embedding_function("description_vec").embed_query("yoga")
+    every = products.backend.vector_search(products.spec, VectorSearch("description_vec", query, 4))
+    for filters in (None, {"category": "sports"}):
+        request = VectorSearch("description_vec", query, 4, filters=filters, columns=("name",))
+        slim = products.backend.vector_search(products.spec, request)
+        assert slim and all(set(row) == {"id", "name"} for row, _ in slim)  # the key always, no vector
+        if filters is None:
+            assert [(r["id"], r["name"], d) for r, d in slim] == [(r["id"], r["name"], d) for r, d in every]

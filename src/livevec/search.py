@@ -445,25 +445,27 @@ class Search:
 
     # --- running ------------------------------------------------------------------------------
 
-    def _ranked(self) -> list[_Ranked]:
+    def _ranked(self, columns: tuple[str, ...] | None = None) -> list[_Ranked]:
+        """The ranked rows; a vector search's rows hold only `columns` (and the key) when given:
+        the fields `select()` kept, so that a vector nobody asked for is not made a list."""
         if isinstance(self.query, str) and not self.query.strip():
             raise ValidationError("empty search text", field="query")
         if self.search_type != "fulltext" or self._bounded:
             self.table._before_search(self._vector_column)  # no stale vector is ranked
         spec = self.table.spec
         try:
-            return self._ranked_now()
+            return self._ranked_now(columns)
         except Exception:
             if self.table._synced_spec() is spec:
                 raise
-            return self._ranked_now()  # a reembed swapped the column in the meantime: once more
+            return self._ranked_now(columns)  # a reembed swapped the column in the meantime: once more
 
-    def _ranked_now(self) -> list[_Ranked]:
+    def _ranked_now(self, columns: tuple[str, ...] | None) -> list[_Ranked]:
         if self.search_type == "fulltext":
             return self._fulltext()
         if self.search_type == "hybrid":
             return self._hybrid()
-        hits = self._vector_hits(self._query_vector(), self._limit, self._filters)
+        hits = self._vector_hits(self._query_vector(), self._limit, self._filters, columns)
         return [_Ranked(row, d, None, 1.0 - d) for row, d in hits]
 
     def _query_vector(self) -> np.ndarray:
@@ -472,7 +474,9 @@ class Search:
             return self.table.embedding_function(vector.name).embed_query(self.query)
         return self.table.check_vector(vector, self.query, field="query")
 
-    def _vector_hits(self, query: np.ndarray, limit: int, filters: Filters | None) -> _Hits:
+    def _vector_hits(
+        self, query: np.ndarray, limit: int, filters: Filters | None, columns: tuple[str, ...] | None = None
+    ) -> _Hits:
         request = VectorSearch(
             column=self._vector().name,
             query=query,
@@ -480,6 +484,7 @@ class Search:
             filters=filters,
             max_distance=self._max_distance,
             min_distance=self._min_distance,
+            columns=columns,
         )
         return self.table.backend.vector_search(self.table.spec, request)
 
@@ -560,7 +565,7 @@ class Search:
         """`to_list()`'s rows, with the keys of their rows beside them (a `select()` may leave the key
         out of the rows, and a live search still needs to know which rows it holds)."""
         results = _KeyedRows()
-        ranked_rows = self._ranked()
+        ranked_rows = self._ranked(self._fields)
         relevance = self._relevances(ranked_rows)
         pk = self.table.spec.primary_key.name
         for ranked, rel in zip(ranked_rows, relevance, strict=True):

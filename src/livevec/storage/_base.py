@@ -50,6 +50,15 @@ class VectorSearch:
     filters: Filters | None = None
     max_distance: float | None = None
     min_distance: float | None = None
+    #: the columns the returned rows carry (None: every column); the primary key always
+    columns: tuple[str, ...] | None = None
+
+    def row_columns(self, spec: TableSpec) -> list[str]:
+        """The names of the columns each returned row holds, as the backend reads them."""
+        if self.columns is None:
+            return spec.column_names
+        pk = spec.primary_key.name
+        return [pk, *(name for name in self.columns if name != pk)]
 
 
 @dataclass(frozen=True)

@@ -683,7 +683,7 @@ class PostgresBackend(Backend):
         if request.min_distance is not None:
             conditions.append(f"{distance} >= %s")
             params += [query, request.min_distance]
-        names = spec.column_names
+        names = request.row_columns(spec)
         pk = quote(spec.primary_key.name)
         select = (
             f"SELECT {', '.join(map(quote, names))}, {distance} AS _livevec_distance "

@@ -631,7 +631,7 @@ class SQLiteBackend(Backend):
     # --- vector search ------------------------------------------------------------------------
 
     def vector_search(self, spec: TableSpec, request: VectorSearch) -> list[tuple[dict[str, Any], float]]:
-        names = spec.column_names
+        names = request.row_columns(spec)
         where = self._where(spec, request.filters) if request.filters else None
         column = self._column_index(spec, spec.vector(request.column))
         with self._reader() as conn:
