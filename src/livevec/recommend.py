@@ -428,7 +428,11 @@ class Recommender:
             return _Ranking(self._popular(limit, where, now), watched, where)
         taste = _unit(taste)
         pool = limit if diversity == 0 else min(MAX_LIMIT, max(4 * limit, 40))
-        rows = self.table.search(taste, vector_column=self.vector_column).filter(where).limit(pool).to_list()
+        search = self.table.search(taste, vector_column=self.vector_column).select(
+            *self._product_fields(),
+            self.vector_column,  # the taste's column, for the diversity pass
+        )
+        rows = search.filter(where).limit(pool).to_list()
         if not rows:
             return _Ranking([], watched, where, taste)
         vectors = np.stack([_unit(np.asarray(r[self.vector_column], dtype=np.float32)) for r in rows])
@@ -517,9 +521,8 @@ class Recommender:
         if vector is None:
             raise ValidationError(f"product {product_id!r} has no {self.vector_column}", field="product_id")
         where = _all_of(filters, {self._key: {"$ne": product_id}})
-        rows = (
-            self.table.search(vector, vector_column=self.vector_column).filter(where).limit(limit).to_list()
-        )
+        search = self.table.search(vector, vector_column=self.vector_column).select(*self._product_fields())
+        rows = search.filter(where).limit(limit).to_list()
         reason = f"similar to “{found[0][self.label_field]}”"
         return [Recommendation(self._product(r), r["_score"], reason, "product", product_id) for r in rows]
 
@@ -539,9 +542,14 @@ class Recommender:
                     found[row[self._key]] = (vector, str(row[self.label_field]))
         return found
 
-    def _product(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _product_fields(self) -> list[str]:
+        """The columns a recommended product carries: all but the vectors."""
         vectors = {v.name for v in self.table.spec.vectors}
-        return {k: v for k, v in row.items() if k not in vectors and not k.startswith("_")}
+        return [name for name in self.table.spec.column_names if name not in vectors]
+
+    def _product(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        fields = self._product_fields()
+        return {k: row[k] for k in fields if k in row}
 
     def _popular(self, limit: int, where: Filters | None, now: float) -> list[Recommendation]:
         """Cold start: the most engaged-with products lately within `where`, then the catalog's first."""
