@@ -242,7 +242,8 @@ class Search:
         `to_pydantic()` still gives whole models. Without it a row holds every column, as pytidb's do.
 
         A result kept by `live()` is held for as long as the handle is open: leaving out a vector
-        (384 floats, 12 kB a row as Python floats) is what makes many of them cheap to hold.
+        (384 floats, 12 kB a row as Python floats) is what makes many of them cheap to hold. A vector
+        left out is not made into a list at all, which makes each search faster too.
 
         Usage:
             ```python
