@@ -53,7 +53,6 @@ class Session:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._engine: Any = None
         self._transaction: AbstractContextManager[None] | None = None
         self._begin()
 
