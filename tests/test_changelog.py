@@ -17,6 +17,7 @@ from livevec.live import live_queries
 from livevec.storage import _changelog
 
 from . import given_vectors
+from .foreign_clients import delete_without_a_log_entry
 
 exec(given_vectors.source("given8", 8))
 
@@ -258,14 +259,7 @@ def test_a_row_gone_without_a_log_entry_never_leaves_a_page_short(db_path, rows,
     table.insert([{"id": i, "kind": "a", "vec": v} for i, v in enumerate(far(rng, rows))])
     table.insert([{"id": 1000 + i, "kind": "a", "vec": ORIGIN} for i in range(3)])
     assert ids(table.search(ORIGIN).limit(5).to_list())[:3] == [1000, 1001, 1002]
-    other = sqlite3.connect(db_path, isolation_level=None)
-    # a client that removes livevec's trigger, then deletes: the log never hears of it
-    (trigger,) = other.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '_livevec_delete:%'"
-    ).fetchone()
-    other.execute(f'DROP TRIGGER "{trigger}"')
-    other.execute("DELETE FROM points WHERE id IN (1000, 1001)")
-    other.close()
+    delete_without_a_log_entry(db_path, "points", "id IN (1000, 1001)")
     found = table.search(ORIGIN).limit(5).to_list()
     assert len(found) == 5 and 1000 not in ids(found) and ids(found)[0] == 1002
     assert "gone without a change-log entry" in caplog.text

@@ -4,7 +4,6 @@ scan returns."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import numpy as np
@@ -15,6 +14,7 @@ from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
 from livevec.storage.vector_index import HnswIndex, distances
 
 from . import given_vectors
+from .foreign_clients import delete_without_a_log_entry
 
 exec(given_vectors.source("given16b", 16))
 
@@ -224,7 +224,9 @@ def test_a_loaded_column_follows_another_processs_load_without_a_search(db_path)
     reader.close()
 
 
-def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes(db_path, caplog):
+def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes(
+    db_path, caplog, monkeypatch
+):
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)
     rng = np.random.default_rng(4)
@@ -241,23 +243,15 @@ def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes
             release.wait(30)
         return add(graph, ids, vecs)
 
-    HnswIndex.upsert = paused_add
+    monkeypatch.setattr(HnswIndex, "upsert", paused_add)
     try:
         table.insert([{"id": 3000 + i, "vec": v} for i, v in enumerate(vectors[3000:])])
         assert building.wait(30), "no build off the lock started"
-        # a client that drops livevec's trigger, then deletes a row the graph being built copied
-        other = sqlite3.connect(db_path, isolation_level=None)
-        (trigger,) = other.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '_livevec_delete:%'"
-        ).fetchone()
-        other.execute(f'DROP TRIGGER "{trigger}"')
-        other.execute("DELETE FROM points WHERE id = 5")
-        other.close()
+        delete_without_a_log_entry(db_path, "points", "id = 5")  # a row the graph being built copied
         assert 5 not in [r["id"] for r in table.search(vectors[5]).limit(5).to_list()]
         assert caplog.text.count("gone without a change-log entry") == 1
     finally:
         release.set()
-        HnswIndex.upsert = add
     db.wait_for_indexes()
     assert index.pending == 0 and len(index.main) == 5999
     kept = np.delete(vectors, 5, axis=0)
