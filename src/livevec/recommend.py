@@ -548,8 +548,8 @@ class Recommender:
         return [name for name in self.table.spec.column_names if name not in vectors]
 
     def _product(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        fields = self._product_fields()
-        return {k: row[k] for k in fields if k in row}
+        vectors = {v.name for v in self.table.spec.vectors}
+        return {k: v for k, v in row.items() if k not in vectors and not k.startswith("_")}
 
     def _popular(self, limit: int, where: Filters | None, now: float) -> list[Recommendation]:
         """Cold start: the most engaged-with products lately within `where`, then the catalog's first."""
