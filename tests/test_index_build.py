@@ -45,6 +45,18 @@ def exact_ids(vectors: np.ndarray, query: np.ndarray, k: int, start: int = 0) ->
     return [start + int(i) for i in order]
 
 
+def half_in_a_graph(db_path, total: int):
+    """(db, table, vectors, rng): `total` seeded unit vectors, the first half in the table and its
+    graph complete, the rest for the test to write."""
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    rng = np.random.default_rng(4)
+    vectors = unit(rng, total)
+    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[: total // 2])])
+    db.wait_for_indexes()
+    return db, table, vectors, rng
+
+
 def test_wait_for_indexes_after_writes_completes_the_graph(db_path):
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)
@@ -161,12 +173,7 @@ def test_many_small_writes_load_the_column_in_the_writing_process(db_path):
 
 
 def test_rows_changed_while_a_graph_grows_off_the_lock_are_found_as_they_are_now(db_path, monkeypatch):
-    db = livevec.connect(db_path, index_options=OPTIONS)
-    table = db.create_table(Point)
-    rng = np.random.default_rng(4)
-    vectors = unit(rng, 8000)
-    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:4000])])
-    db.wait_for_indexes()
+    db, table, vectors, rng = half_in_a_graph(db_path, 8000)
     graph_before = column(db).main
     # the next 4,000 rows are added to a copy of this graph off the lock; after its first chunk,
     # other writes change and delete rows that the copy holds from the old graph and from the batch
@@ -227,12 +234,7 @@ def test_a_loaded_column_follows_another_processs_load_without_a_search(db_path)
 def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes(
     db_path, caplog, monkeypatch
 ):
-    db = livevec.connect(db_path, index_options=OPTIONS)
-    table = db.create_table(Point)
-    rng = np.random.default_rng(4)
-    vectors = unit(rng, 6000)
-    table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[:3000])])
-    db.wait_for_indexes()
+    db, table, vectors, rng = half_in_a_graph(db_path, 6000)
     index = column(db)
     building, release = threading.Event(), threading.Event()
     add = HnswIndex.upsert
