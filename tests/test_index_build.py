@@ -5,13 +5,14 @@ scan returns."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
-from livevec.storage.vector_index import HnswIndex, distances
+from livevec.storage.vector_index import ExactIndex, HnswIndex, distances
 
 from . import given_vectors
 from .foreign_clients import delete_without_a_log_entry
@@ -261,4 +262,37 @@ def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes
         want = [i if i < 5 else i + 1 for i in exact_ids(kept, q, 5)]
         assert [r["id"] for r in table.search(q).limit(5).to_list()] == want
     assert caplog.text.count("gone without a change-log entry") == 1  # not found again in the new graph
+    db.close()
+
+
+def test_wait_for_indexes_is_not_fooled_by_a_graph_swap_in_progress(db_path, monkeypatch):
+    # the builder swaps in a graph it grew off the lock while rows changed: between its steps, the
+    # index's parts are not in step, and a wait that read them then returned with rows still waiting
+    db, table, vectors, _ = half_in_a_graph(db_path, 6000)
+    index = column(db)
+    building, release = threading.Event(), threading.Event()
+    add, refill = HnswIndex.upsert, ExactIndex.upsert
+
+    def paused_add(graph, ids, vecs):  # a graph grown off the lock (not the one searches use) waits
+        if graph is not index.main:
+            building.set()
+            release.wait(30)
+        return add(graph, ids, vecs)
+
+    def slow_refill(exact, ids, vecs):  # the swap's step that refills the waiting rows takes long
+        if threading.current_thread().name == "livevec-index-builder" and not len(exact) and len(ids):
+            time.sleep(0.3)
+        return refill(exact, ids, vecs)
+
+    monkeypatch.setattr(HnswIndex, "upsert", paused_add)
+    monkeypatch.setattr(ExactIndex, "upsert", slow_refill)
+    try:
+        table.insert([{"id": 3000 + i, "vec": v} for i, v in enumerate(vectors[3000:5500])])
+        assert building.wait(30), "no build off the lock started"
+        # rows written during the build: still waiting when its graph is swapped in
+        table.insert([{"id": 5500 + i, "vec": v} for i, v in enumerate(vectors[5500:])])
+    finally:
+        release.set()
+    db.wait_for_indexes()
+    assert index.pending == 0 and len(index.main) == 6000
     db.close()

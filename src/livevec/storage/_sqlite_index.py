@@ -320,8 +320,9 @@ class ColumnIndex:
             self.delta.remove(ids[keep])
             # the few rows left (changed during the build) move to a small delta: the emptied one
             # would keep the memory of every row the graph now holds
-            left, self.delta = self.delta.items(), self._exact()
-            self.delta.upsert(*left)
+            left = self._exact()
+            left.upsert(*self.delta.items())
+            self.delta = left
             # the graph's entries of rows changed during the build (built from, or copied with, their
             # vectors of before): outdated, as their current vectors wait in the delta
             stale_ids = np.fromiter(stale, dtype=np.int64, count=len(stale))
@@ -329,7 +330,7 @@ class ColumnIndex:
             self.main = graph
             self._generation += 1
             self._main_seq = at
-        del ids, vectors, left
+        del ids, vectors
         release_freed_memory()
         return True
 
@@ -383,7 +384,11 @@ class ColumnIndex:
 
     def flush(self) -> None:
         """Move every waiting row into the graph now (what the builder thread does in the background)."""
-        while self.pending:
+        while True:
+            # under the lock: read between two steps of a graph swap, `pending` could say 0 too early
+            with self.lock:
+                if not self.pending:
+                    return
             if not self.build_step(eager=True):
                 time.sleep(0.01)  # the builder thread is building this graph
             self.let_searches_in()  # as the builder does between its slices
