@@ -511,9 +511,9 @@ def test_writes_of_other_processes_are_searched_at_once_while_they_write(tmp_pat
     graph_writers: set[str] = set()
     upsert = HnswIndex.upsert
 
-    def recording_upsert(self, ids, vecs):
+    def recording_upsert(self, ids, vecs, stopping=None):
         graph_writers.add(threading.current_thread().name)
-        return upsert(self, ids, vecs)
+        return upsert(self, ids, vecs, stopping)
 
     monkeypatch.setattr(HnswIndex, "upsert", recording_upsert)
     writers = [

@@ -176,20 +176,21 @@ def test_many_small_writes_load_the_column_in_the_writing_process(db_path):
 def test_rows_changed_while_a_graph_grows_off_the_lock_are_found_as_they_are_now(db_path, monkeypatch):
     db, table, vectors, rng = half_in_a_graph(db_path, 8000)
     graph_before = column(db).main
-    # the next 4,000 rows are added to a copy of this graph off the lock; after its first chunk,
+    # the next 4,000 rows are added to a copy of this graph off the lock; once they are in it,
     # other writes change and delete rows that the copy holds from the old graph and from the batch
     changed = {5: unit(rng, 1)[0], 4100: unit(rng, 1)[0]}
     deleted = [7, 4200]
     grow = HnswIndex.upsert
     fired: list[int] = []
 
-    def grow_then_write(self, ids, new_vectors):
-        grow(self, ids, new_vectors)
+    def grow_then_write(self, ids, new_vectors, stopping=None):
+        grown = grow(self, ids, new_vectors, stopping)
         if not fired and self is not graph_before and len(self) > 4000:
             fired.append(len(self))
             for key, vector in changed.items():
                 table.update(values={"vec": vector}, filters={"id": key})
             table.delete({"id": {"$in": deleted}})
+        return grown
 
     monkeypatch.setattr(HnswIndex, "upsert", grow_then_write)
     table.insert([{"id": 4000 + i, "vec": v} for i, v in enumerate(vectors[4000:])])
@@ -240,11 +241,11 @@ def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes
     building, release = threading.Event(), threading.Event()
     add = HnswIndex.upsert
 
-    def paused_add(graph, ids, vecs):  # a graph grown off the lock (not the one searches use) waits
+    def paused_add(graph, ids, vecs, stopping=None):  # a graph grown off the lock waits
         if graph is not index.main:
             building.set()
             release.wait(30)
-        return add(graph, ids, vecs)
+        return add(graph, ids, vecs, stopping)
 
     monkeypatch.setattr(HnswIndex, "upsert", paused_add)
     try:
@@ -273,11 +274,11 @@ def test_wait_for_indexes_is_not_fooled_by_a_graph_swap_in_progress(db_path, mon
     building, release = threading.Event(), threading.Event()
     add, refill = HnswIndex.upsert, ExactIndex.upsert
 
-    def paused_add(graph, ids, vecs):  # a graph grown off the lock (not the one searches use) waits
+    def paused_add(graph, ids, vecs, stopping=None):  # a graph grown off the lock waits
         if graph is not index.main:
             building.set()
             release.wait(30)
-        return add(graph, ids, vecs)
+        return add(graph, ids, vecs, stopping)
 
     def slow_refill(exact, ids, vecs):  # the swap's step that refills the waiting rows takes long
         if threading.current_thread().name == "livevec-index-builder" and not len(exact) and len(ids):
@@ -296,3 +297,52 @@ def test_wait_for_indexes_is_not_fooled_by_a_graph_swap_in_progress(db_path, mon
     db.wait_for_indexes()
     assert index.pending == 0 and len(index.main) == 6000
     db.close()
+
+
+def test_a_stop_interrupts_a_graph_add_and_leaves_the_graph_usable():
+    graph = HnswIndex(16, "cosine", OPTIONS)
+    vectors = unit(np.random.default_rng(6), 20_000)
+    asked: list[int] = []
+
+    def stopping() -> bool:
+        asked.append(1)
+        return len(asked) > 50
+
+    assert graph.upsert(np.arange(20_000), vectors, stopping) is False
+    assert 50 <= len(graph) < 20_000  # stopped early: one core adds a row per question
+    assert graph.upsert(np.arange(20_000), vectors) is True  # and the graph takes the rest
+    assert len(graph) == 20_000 and graph.search(vectors[7], 1)[0][0] == 7
+
+
+def test_closing_during_a_build_stops_it_midway(db_path, monkeypatch):
+    db, table, vectors, _ = half_in_a_graph(db_path, 40_000)
+    index, builder = column(db), db.backend._builder
+    adding, results = threading.Event(), []
+    add = HnswIndex.upsert
+
+    def gated_add(graph, ids, vecs, stopping=None):
+        if graph is index.main or stopping is None:
+            return add(graph, ids, vecs, stopping)
+
+        def asked_once_closing_began() -> bool:  # the add's first question waits for close()
+            adding.set()
+            for _ in range(1000):
+                if builder._stopped:
+                    break
+                time.sleep(0.01)
+            return stopping()
+
+        results.append(add(graph, ids, vecs, asked_once_closing_began))
+        return results[-1]
+
+    monkeypatch.setattr(HnswIndex, "upsert", gated_add)
+    table.insert([{"id": 20_000 + i, "vec": v} for i, v in enumerate(vectors[20_000:])])
+    assert adding.wait(30), "no build off the lock started"
+    closing = threading.Thread(target=db.close)
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive() and results == [False]
+    with livevec.connect(db_path, index_options=OPTIONS) as again:  # nothing lost: rebuilt at open
+        assert again.open_table("points").count() == 40_000
+        again.wait_for_indexes()
+        assert len(column(again)) == 40_000

@@ -66,8 +66,6 @@ _MERGE_ROWS = 20_000
 # a process that has written at least this many rows to a table (in one commit or in many) loads its
 # vector columns (and then grows their graphs while the rows arrive); fewer wait for a search
 LOAD_ON_WRITE_ROWS = _BULK_BUILD_ROWS
-# a graph is grown off the lock in chunks of this many rows (a stop waits for one at most)
-_BULK_CHUNK_ROWS = 4_096
 # a slice of rows moved into the graph holds the lock for about this long (seconds)
 _SLICE_SECONDS = 0.01
 # changed rows wait in the exact delta (each search scans it: ~0.1 ms per 1,000 rows) until the column
@@ -284,7 +282,7 @@ class ColumnIndex:
 
         Rows changed in a graph wait until the column is quiet or many wait (see _QUIET_SECONDS),
         unless `eager`. A few are moved in a slice under the lock; many are added to a copy of the
-        graph (or a new one) off the lock, in chunks so that `stopping` is heard (_BULK_BUILD_ROWS).
+        graph (or a new one) off the lock, which `stopping` interrupts (_BULK_BUILD_ROWS).
         """
         with self.lock:
             if not self.is_graph or not (self.delta or self.masked) or self._building:
@@ -304,11 +302,9 @@ class ColumnIndex:
             # the graph as it is now (a memory copy: about 1 s at a million rows, so made off the lock,
             # which is safe as nothing changes a graph while `_building`), or a new one; grown off the lock
             graph = source.copy() if source is not None else self._graph()
-            for start in range(0, len(ids), _BULK_CHUNK_ROWS):
-                if stopping():
-                    return True
-                # on every core, checked for unreachable nodes
-                graph.upsert(ids[start : start + _BULK_CHUNK_ROWS], vectors[start : start + _BULK_CHUNK_ROWS])
+            # on every core, in one call (a better graph than in chunks), checked for unreachable nodes
+            if not graph.upsert(ids, vectors, stopping):
+                return True  # stopped: the graph, half grown, is dropped
         finally:
             with self.lock:
                 self._building = False
