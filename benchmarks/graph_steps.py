@@ -1,13 +1,16 @@
 """Does a graph grown in many adds find less than one built in one call? Each way built several times.
 
     .venv/bin/python benchmarks/graph_steps.py --rows 100000 [--repeats 3] [--queries 300]
+        [--threads 0] [--ways "one call" "calls of 4,096 rows"]
 
 Raw usearch (livevec's parameters: cosine, float16, 32 links, breadth 128 to add and to search) on
 the Icecat vectors and variants of `benchmarks/_data.py`, in the order livevec would get them (the
-catalog's own order), built each way `--repeats` times: in one call on every core, in calls of 4,096
-rows (livevec's chunk off the lock) and of 20,000 (its largest step during a load), and in one call
-in a shuffled order. Per way it prints recall@10 against an exact scan (mean, lowest, highest over
-the builds), the mean links per node at the base level and the p50 of one-thread searches.
+catalog's own order), built each way `--repeats` times: in one call on every core (`--threads`), in
+calls of 4,096 rows (livevec's chunk off the lock until December 2026) and of 20,000 (its largest
+step during a load), in one call with a progress callback (livevec's build since, which a stop
+interrupts), and in one call and in calls of 4,096 in a shuffled order. Per way it prints
+recall@10 against an exact scan (mean, lowest, highest over the builds), the mean links per node at
+the base level and the p50 of one-thread searches.
 
 A multi-threaded build is not deterministic (threads race to link nodes), so one build per way says
 little: the spread between builds of one way is the yardstick for any difference between ways.
@@ -27,7 +30,11 @@ from _report import exact_top_k, recall, table
 CHUNKED = {"one call": None, "calls of 4,096 rows": 4096, "calls of 20,000 rows": 20_000}
 
 
-def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None):
+def go_on(done: int, total: int) -> bool:  # usearch checks these annotations
+    return True
+
+
+def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None, threads: int = 0, stop_callback=False):
     from usearch.index import Index
 
     index = Index(
@@ -41,7 +48,8 @@ def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None):
     step = chunk or len(order)
     for start in range(0, len(order), step):
         part = order[start : start + step]
-        index.add(part.astype(np.uint64), vectors[part], threads=0)
+        progress = {"progress": go_on} if stop_callback else {}
+        index.add(part.astype(np.uint64), vectors[part], threads=threads, **progress)
     return index
 
 
@@ -50,19 +58,27 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--ways", nargs="*", help="only these ways (by name)")
+    parser.add_argument("--threads", type=int, default=0, help="threads per add call (0: every core)")
     args = parser.parse_args()
 
     _, vectors, queries = dataset(args.rows, args.queries)
     truth = exact_top_k(vectors, queries, 10)
     in_order = np.arange(args.rows)
-    ways = [(name, in_order, chunk) for name, chunk in CHUNKED.items()]
-    ways.append(("one call, shuffled order", np.random.default_rng(0).permutation(args.rows), None))
+    ways = [(name, in_order, chunk, False) for name, chunk in CHUNKED.items()]
+    # livevec's build: one call, with the progress callback through which a stop is heard
+    ways.append(("one call, with a progress callback", in_order, None, True))
+    shuffled = np.random.default_rng(0).permutation(args.rows)
+    ways.append(("one call, shuffled order", shuffled, None, False))
+    ways.append(("calls of 4,096 rows, shuffled order", shuffled, 4096, False))
+    if args.ways:
+        ways = [way for way in ways if way[0] in args.ways]
     rows = []
-    for name, order, chunk in ways:
+    for name, order, chunk, stop_callback in ways:
         recalls, links, latencies, seconds = [], [], [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            index = build(vectors, order, chunk)
+            index = build(vectors, order, chunk, args.threads, stop_callback)
             seconds.append(time.perf_counter() - started)
             found = []
             for q in queries:
@@ -70,6 +86,7 @@ def main() -> None:
                 keys = index.search(q, 10, threads=1).keys
                 latencies.append(time.perf_counter() - t)
                 found.append(keys.astype(np.int64).tolist())
+            assert len(index) == len(order), f"{name}: {len(index)} vectors kept of {len(order)}"
             recalls.append(recall(found, truth))
             links.append(index.levels_stats[0].edges / len(index))
         rows.append(
