@@ -12,6 +12,7 @@ import pytest
 
 import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
+from livevec.storage import _sqlite_index
 from livevec.storage.vector_index import ExactIndex, HnswIndex, distances
 
 from . import given_vectors
@@ -346,3 +347,90 @@ def test_closing_during_a_build_stops_it_midway(db_path, monkeypatch):
         assert again.open_table("points").count() == 40_000
         again.wait_for_indexes()
         assert len(column(again)) == 40_000
+
+
+@pytest.fixture
+def rebuild_from_3000_rows(monkeypatch):
+    """Graphs of 3,000 rows or more, mostly grown in steps, are rebuilt (150,000 in a real store)."""
+    monkeypatch.setattr(_sqlite_index, "_REBUILD_ROWS", 3000)
+
+
+def load_in_steps(db_path, total: int, seed: int):
+    """(db, table, vectors): `total` rows loaded in batches of 600 into a loaded column, so that
+    its graph grows in many steps."""
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    vectors = unit(np.random.default_rng(seed), total)
+    table.insert([{"id": 0, "vec": vectors[0]}])
+    assert len(table.search(vectors[0]).limit(1).to_list()) == 1  # the column is loaded
+    for start in range(1, total, 600):
+        stop = min(total, start + 600)
+        table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start:stop])])
+    return db, table, vectors
+
+
+def test_a_graph_grown_in_steps_is_rebuilt_in_one_call_with_writes_during_it_kept(
+    db_path, rebuild_from_3000_rows, monkeypatch
+):
+    db, table, vectors = load_in_steps(db_path, 6000, seed=7)
+    index = column(db)
+    add = HnswIndex.upsert
+    building, release, whole = threading.Event(), threading.Event(), []
+
+    def paused_rebuild(graph, ids, vecs, stopping=None):
+        if len(graph) == 0 and len(ids) >= 5000:  # a new graph given every row: the rebuild
+            whole.append(len(ids))
+            building.set()
+            release.wait(30)
+        return add(graph, ids, vecs, stopping)
+
+    monkeypatch.setattr(HnswIndex, "upsert", paused_rebuild)
+    waiting = threading.Thread(target=db.wait_for_indexes)  # the rows into the graph, then the rebuild
+    waiting.start()
+    try:
+        assert building.wait(30), "the graph grown in steps was not rebuilt"
+        before = index.main
+        # while the new graph is built, the old one answers, and writes go on
+        changed = unit(np.random.default_rng(8), 2)
+        table.update(values={"vec": changed[0]}, filters={"id": 10})
+        table.delete({"id": 20})
+        table.insert([{"id": 6000, "vec": changed[1]}])
+        assert index.main is before
+        now = {i: vectors[i] for i in range(6000) if i != 20} | {10: changed[0], 6000: changed[1]}
+        keys = np.array(sorted(now))
+        matrix = np.stack([now[k] for k in keys])
+        for query in [changed[0], changed[1], vectors[20], *unit(np.random.default_rng(9), 10)]:
+            got = [r["id"] for r in table.search(query).limit(5).to_list()]
+            assert got == [int(keys[i]) for i in exact_ids(matrix, query, 5)]
+    finally:
+        release.set()
+    waiting.join(60)
+    db.wait_for_indexes()
+    assert whole == [6000] and index.main is not before and index._grown < 100
+    assert index.pending == 0 and len(index) == len(index.main) == 6000
+    assert not index.main.contains(np.array([20]))[0]
+    for query in [changed[0], *unit(np.random.default_rng(10), 10)]:
+        got = [r["id"] for r in table.search(query).limit(5).to_list()]
+        assert got == [int(keys[i]) for i in exact_ids(matrix, query, 5)]
+    db.close()
+
+
+def test_the_builder_rebuilds_a_quiet_column_by_itself_and_saves_the_new_graph(
+    db_path, rebuild_from_3000_rows, monkeypatch
+):
+    monkeypatch.setattr(_sqlite_index, "_REBUILD_QUIET_SECONDS", 0.2)
+    db, _, vectors = load_in_steps(db_path, 4000, seed=11)
+    index = column(db)
+    pause = threading.Event()
+    for _ in range(300):  # no wait_for_indexes, no search: the builder alone
+        if index.pending == 0 and index._grown == 0 and not index._save_due:
+            break
+        pause.wait(0.1)
+    assert index.pending == 0 and index._grown == 0 and len(index.main) == 4000
+    assert not index._save_due and index.file.path.exists()  # saved without _SAVE_EVERY changes
+    db.close()
+    with livevec.connect(db_path, index_options=OPTIONS) as again:  # the saved graph is used
+        query = unit(np.random.default_rng(12), 1)[0]
+        got = [r["id"] for r in again.open_table("points").search(query).limit(5).to_list()]
+        assert got == exact_ids(vectors, query, 5)
+        assert len(column(again).main) == 4000 and column(again).pending == 0

@@ -75,6 +75,13 @@ _QUIET_SECONDS = 0.5
 _WAITING_ROWS = 1_000
 # save the graph again once this many changes reached it since the last save
 _SAVE_EVERY = 50_000
+# a graph of at least this many rows, more than half of them added in steps (a load's builds, slices),
+# is built again in one call once its column has had no change for _REBUILD_QUIET_SECONDS: from
+# 200,000 rows on, a graph grown in many calls finds less (benchmarks/graph_steps.py: 0.973 of the
+# true top 10 against 0.988 at 200k). The rebuild costs a second build's time and, while it runs, a
+# second graph's memory; searches use the old graph meanwhile.
+_REBUILD_ROWS = 150_000
+_REBUILD_QUIET_SECONDS = 5.0
 
 
 class _GhostRowsError(Exception):
@@ -128,6 +135,8 @@ class ColumnIndex:
         self._main_seq: tuple[int, tuple[str, float]] | None = None
         self._saved_seq = -1
         self._building = False  # a graph is being built off the lock
+        self._grown = 0  # rows added to the graph after it was built in one call (see _REBUILD_ROWS)
+        self._save_due = False  # the graph was built anew: save it without waiting for _SAVE_EVERY
         self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
         self._changed_at = 0.0  # time.monotonic() of the last change caught up
         self.file = GraphFile(
@@ -225,7 +234,7 @@ class ColumnIndex:
         """Exact scan below `ann_min_rows`, graph above (and back under half of it)."""
         if not self.is_graph and len(self.main) >= self.options.ann_min_rows:
             # the rows wait in `delta`, scanned exactly, while the builder makes the graph
-            self.delta, self.main = self.main, self._graph()
+            self.delta, self.main, self._grown = self.main, self._graph(), 0
             self._generation += 1
         elif self.is_graph and len(self) < self.options.ann_min_rows // 2:
             self._load(conn, (self.seq, self.mark), from_file=False)
@@ -236,7 +245,7 @@ class ColumnIndex:
     def _load(self, conn: sqlite3.Connection, last: tuple[int, Any], from_file: bool = True) -> None:
         """Start over: the saved graph caught up from the log if it can be trusted, else the table."""
         self._generation += 1
-        self._touched, self._main_seq = None, None
+        self._touched, self._main_seq, self._grown = None, None, 0
         self.masked, self.delta = set(), self._exact()
         self.filters.clear()
         loaded = self._load_file(conn) if from_file else None
@@ -278,30 +287,44 @@ class ColumnIndex:
     # --- the builder thread -------------------------------------------------------------------
 
     def build_step(self, stopping: Callable[[], bool] = lambda: False, *, eager: bool = False) -> bool:
-        """Move some waiting rows into the graph; False when there was nothing to do here yet.
+        """Move some waiting rows into the graph, or rebuild a graph grown in steps; False when
+        there was nothing to do here yet.
 
         Rows changed in a graph wait until the column is quiet or many wait (see _QUIET_SECONDS),
         unless `eager`. A few are moved in a slice under the lock; many are added to a copy of the
-        graph (or a new one) off the lock, which `stopping` interrupts (_BULK_BUILD_ROWS).
+        graph (or a new one) off the lock, which `stopping` interrupts (_BULK_BUILD_ROWS). A large
+        graph mostly grown in steps is built again in one call once the column is quiet (see
+        _REBUILD_ROWS), or at once if `eager`.
         """
         with self.lock:
-            if not self.is_graph or not (self.delta or self.masked) or self._building:
+            if not self.is_graph or self._building:
                 return False
-            busy = time.monotonic() - self._changed_at < _QUIET_SECONDS
-            if len(self.main) > 0 and busy and len(self.delta) < _WAITING_ROWS and not eager:
-                return False
-            self._drop_masked()
-            if len(self.delta) < max(_BULK_BUILD_ROWS, min(len(self.main) // 100, _MERGE_ROWS)):
-                self._move_slice()
-                return True
-            ids, vectors = self.delta.items()
+            if not (self.delta or self.masked):
+                if not self._rebuild_due(eager):
+                    return False
+                rebuild, ids, vectors = True, None, None  # the graph's own, read off the lock
+            else:
+                busy = time.monotonic() - self._changed_at < _QUIET_SECONDS
+                if len(self.main) > 0 and busy and len(self.delta) < _WAITING_ROWS and not eager:
+                    return False
+                self._drop_masked()
+                if len(self.delta) < max(_BULK_BUILD_ROWS, min(len(self.main) // 100, _MERGE_ROWS)):
+                    self._move_slice()
+                    return True
+                rebuild, (ids, vectors) = False, self.delta.items()
             self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
             source = self.main if len(self.main) else None
             self._building = True
         try:
-            # the graph as it is now (a memory copy: about 1 s at a million rows, so made off the lock,
-            # which is safe as nothing changes a graph while `_building`), or a new one; grown off the lock
-            graph = source.copy() if source is not None else self._graph()
+            # nothing changes a graph while `_building`, so it is read off the lock: its nodes for a
+            # rebuild, or a copy of it (a memory copy: about 1 s at a million rows) to grow
+            if rebuild:
+                ids, vectors = source.contents()
+                graph, grown = self._graph(), 0
+            elif source is None:
+                graph, grown = self._graph(), 0
+            else:
+                graph, grown = source.copy(), self._grown + len(ids)
             # on every core, in one call (a better graph than in chunks), checked for unreachable nodes
             if not graph.upsert(ids, vectors, stopping):
                 return True  # stopped: the graph, half grown, is dropped
@@ -326,9 +349,16 @@ class ColumnIndex:
             self.main = graph
             self._generation += 1
             self._main_seq = at
+            self._grown = grown
+            self._save_due |= rebuild  # a better graph: saved without waiting for _SAVE_EVERY changes
         del ids, vectors
         release_freed_memory()
         return True
+
+    def _rebuild_due(self, eager: bool) -> bool:
+        """Whether the graph, large and mostly grown in steps, should be built again in one call."""
+        quiet = time.monotonic() - self._changed_at >= _REBUILD_QUIET_SECONDS
+        return len(self.main) >= _REBUILD_ROWS and self._grown >= len(self.main) // 2 and (quiet or eager)
 
     def _drop_masked(self) -> None:
         """Remove the graph's outdated entries (their rows' current vectors are in `delta`)."""
@@ -339,6 +369,7 @@ class ColumnIndex:
         started = time.perf_counter()
         ids, vectors = self.delta.items(self._slice)
         self.main.upsert(ids, vectors)
+        self._grown += len(ids)
         self.delta.remove(ids)
         if not self.delta:
             self.delta = self._exact()  # give back the memory of a large backlog
@@ -374,6 +405,7 @@ class ColumnIndex:
             if not self.is_graph or self._building or len(self.delta) > max_rows:
                 return
             self._drop_masked()
+            self._grown += len(self.delta)
             self.main.upsert(*self.delta.items())
             self.delta = self._exact()
             self._main_seq = (self.seq, self.mark)
@@ -383,7 +415,7 @@ class ColumnIndex:
         while True:
             # under the lock: read between two steps of a graph swap, `pending` could say 0 too early
             with self.lock:
-                if not self.pending:
+                if not self.pending and not (self.is_graph and self._rebuild_due(eager=True)):
                     return
             if not self.build_step(eager=True):
                 time.sleep(0.01)  # the builder thread is building this graph
@@ -401,21 +433,23 @@ class ColumnIndex:
         row that changed since, which makes those later entries harmless.
         """
         with self.lock:
-            graph, at = self.main, self._main_seq
+            graph, at, rebuilt = self.main, self._main_seq, self._save_due
         if (
             not self.file.usable
             or self._save_failed
             or not isinstance(graph, HnswIndex)
             or at is None
             or at[1] is None
-            or at[0] == self._saved_seq
-            or (not force and at[0] - self._saved_seq < _SAVE_EVERY)
+            or (at[0] == self._saved_seq and not rebuilt)
+            or (not force and not rebuilt and at[0] - self._saved_seq < _SAVE_EVERY)
         ):
             return
         if not self.file.save(graph, at):
             self._save_failed = True  # kept in memory only from now on
             return
         self._saved_seq = at[0]
+        with self.lock:
+            self._save_due &= self.main is not graph  # rebuilt again meanwhile: that one is due
 
     def _load_file(self, conn: sqlite3.Connection) -> tuple[HnswIndex, int, tuple[str, float]] | None:
         return self.file.load(conn, self._graph)

@@ -358,7 +358,7 @@ class HnswIndex:
 
         Parameters:
             ids: the rows' ids.
-            vectors: one vector per id.
+            vectors: one vector per id: float32, or the graph's own type as `contents()` gives them.
             stopping: asked after each row added on every core; when it says True the add stops
                 within about a millisecond.
 
@@ -369,7 +369,7 @@ class HnswIndex:
         if not len(ids):
             return True
         self.remove(ids)
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+        vectors = _as_given(vectors).reshape(len(ids), self.dimensions)
         if len(ids) < _PARALLEL_ADD_ROWS:
             self._index.add(ids, vectors, threads=1)
             return True
@@ -393,7 +393,7 @@ class HnswIndex:
         missed = ids
         for breadth, k in ((8, 1), (max(512, self.breadth), 10)):
             self._index.expansion_search = breadth
-            queries = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+            queries = _as_given(vectors).reshape(len(ids), self.dimensions)
             queries = queries[np.isin(ids, missed)]
             found = self._index.search(queries, k, threads=0).keys.reshape(len(queries), -1)
             missed = missed[~(found == missed[:, None]).any(axis=1)]
@@ -406,10 +406,20 @@ class HnswIndex:
         ids = np.asarray(ids, dtype=np.uint64)
         missed = self.unreachable(ids, vectors)
         if len(missed):
-            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
+            vectors = _as_given(vectors).reshape(len(ids), self.dimensions)
             self._index.remove(missed)
             self._index.add(missed, vectors[np.isin(ids, missed)], threads=1)
         return len(missed)
+
+    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every node, the vectors as the graph holds them (float16, int8 or
+        float32): added to a new graph, they make the same nodes, to rebuild it in one call."""
+        ids = np.asarray(self._index.keys, dtype=np.uint64)
+        vectors = np.empty((len(ids), self.dimensions), dtype=_NUMPY_TYPE[self.precision])
+        for start in range(0, len(ids), 65_536):  # usearch returns one array per key: in parts
+            part = ids[start : start + 65_536]
+            vectors[start : start + len(part)] = np.vstack(self._index.get(part))
+        return ids.astype(np.int64), vectors
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.uint64)
@@ -462,6 +472,16 @@ class HnswIndex:
             raise ValueError(f"{path} does not hold a {self.precision} index")
         loaded.expansion_search = self.options.expansion_search or 128
         self._index = loaded
+
+
+_NUMPY_TYPE = {"f32": np.float32, "f16": np.float16, "i8": np.int8}
+
+
+def _as_given(vectors: np.ndarray) -> np.ndarray:
+    """Vectors as usearch takes them: a graph's own float16 or int8 ones as they are (no rounding
+    twice), anything else as float32."""
+    vectors = np.asarray(vectors)
+    return vectors if vectors.dtype in (np.float16, np.int8, np.float32) else vectors.astype(np.float32)
 
 
 def _progress(stopping: Callable[[], bool] | None) -> Callable[[int, int], bool] | None:
