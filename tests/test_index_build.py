@@ -434,3 +434,13 @@ def test_the_builder_rebuilds_a_quiet_column_by_itself_and_saves_the_new_graph(
         got = [r["id"] for r in again.open_table("points").search(query).limit(5).to_list()]
         assert got == exact_ids(vectors, query, 5)
         assert len(column(again).main) == 4000 and column(again).pending == 0
+
+
+def test_a_graphs_contents_come_by_id_in_the_graphs_own_type():
+    graph = HnswIndex(16, "cosine", IndexOptions(precision="f16"))
+    vectors = unit(np.random.default_rng(13), 3000)
+    order = np.random.default_rng(14).permutation(3000)
+    graph.upsert(order + 100, vectors[order])
+    ids, held = graph.contents()
+    assert ids.tolist() == list(range(100, 3100)) and held.dtype == np.float16
+    assert np.allclose(held.astype(np.float32), vectors, atol=1e-3)
