@@ -657,8 +657,8 @@ class SQLiteBackend(Backend):
 
     def wait_for_indexes(self) -> None:
         """Return once every vector column of every table is indexed as a search would find it:
-        loaded (caught up with the log) and every waiting row in its graph, whatever the state
-        (never searched, built in the background, rows waiting)."""
+        loaded (caught up with the log), every waiting row in its graph and a large graph grown in
+        steps rebuilt, whatever the state (never searched, built in the background, rows waiting)."""
         for name in self.table_names():
             spec = self.load_spec(name)
             for vector in spec.vectors if spec else []:
@@ -988,7 +988,8 @@ class _IndexBuilder:
     graphs, in slices short enough that no search waits long for a column's lock, and saves graphs.
 
     It also follows what other processes commit (every `_FOLLOW_SECONDS`), so that a column loaded
-    here grows its graph while another process loads rows, rather than at the next search here.
+    here grows its graph while another process loads rows, rather than at the next search here, and
+    rebuilds in one call a large graph grown in steps once its column is quiet.
     It starts with the first loaded column, sleeps when there is nothing to do, and ends when no
     column is loaded.
     """
