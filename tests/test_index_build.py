@@ -444,3 +444,31 @@ def test_a_graphs_contents_come_by_id_in_the_graphs_own_type():
     ids, held = graph.contents()
     assert ids.tolist() == list(range(100, 3100)) and held.dtype == np.float16
     assert np.allclose(held.astype(np.float32), vectors, atol=1e-3)
+
+
+def test_other_threads_run_while_a_graph_is_saved(tmp_path):
+    # usearch holds the GIL while it writes a graph (2 s at a million rows that every search waited
+    # for); the save lets other threads in every 1,024 nodes
+    graph = HnswIndex(16, "cosine", OPTIONS)
+    graph.upsert(np.arange(50_000), unit(np.random.default_rng(15), 50_000))
+    stamps: list[float] = []
+    done = threading.Event()
+
+    def busy() -> None:  # a thread that runs whenever it gets the GIL
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0)
+
+    other = threading.Thread(target=busy)
+    other.start()
+    time.sleep(0.05)
+    started = time.perf_counter()
+    graph.save(tmp_path / "graph.usearch")
+    ended = time.perf_counter()
+    done.set()
+    other.join(10)
+    # without the yields it gets in once, as the save returns; with them, between its parts
+    assert sum(started < t < ended for t in stamps) >= 10
+    copy = HnswIndex(16, "cosine", OPTIONS)
+    copy.load(tmp_path / "graph.usearch")
+    assert len(copy) == 50_000

@@ -134,7 +134,9 @@ class ColumnIndex:
         # the graph holds the table as of this log position, plus only newer changes (see save)
         self._main_seq: tuple[int, tuple[str, float]] | None = None
         self._saved_seq = -1
-        self._building = False  # a graph is being built off the lock
+        # a graph is built or saved off the lock: nothing changes `main` in place meanwhile (no
+        # slice, no removal of masked entries), so it can be copied, read and written unlocked
+        self._building = False
         self._grown = 0  # rows added to the graph after it was built in one call (see _REBUILD_ROWS)
         self._save_due = False  # the graph was built anew: save it without waiting for _SAVE_EVERY
         self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
@@ -434,17 +436,24 @@ class ColumnIndex:
         """
         with self.lock:
             graph, at, rebuilt = self.main, self._main_seq, self._save_due
-        if (
-            not self.file.usable
-            or self._save_failed
-            or not isinstance(graph, HnswIndex)
-            or at is None
-            or at[1] is None
-            or (at[0] == self._saved_seq and not rebuilt)
-            or (not force and not rebuilt and at[0] - self._saved_seq < _SAVE_EVERY)
-        ):
-            return
-        if not self.file.save(graph, at):
+            if (
+                self._building
+                or not self.file.usable
+                or self._save_failed
+                or not isinstance(graph, HnswIndex)
+                or at is None
+                or at[1] is None
+                or (at[0] == self._saved_seq and not rebuilt)
+                or (not force and not rebuilt and at[0] - self._saved_seq < _SAVE_EVERY)
+            ):
+                return
+            self._building = True  # searches go on while it is written (see HnswIndex.save)
+        try:
+            saved = self.file.save(graph, at)
+        finally:
+            with self.lock:
+                self._building = False
+        if not saved:
             self._save_failed = True  # kept in memory only from now on
             return
         self._saved_seq = at[0]

@@ -8,6 +8,7 @@ step with the table; the index only answers "which ids are nearest to this vecto
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -464,7 +465,9 @@ class HnswIndex:
         return nearest(ids, found, k, slack) if exact else (ids, found)
 
     def save(self, path: Path) -> None:
-        self._index.save(str(path))
+        """Write the graph to `path`. usearch holds the GIL while it writes (2 s at a million rows,
+        which every search in the process waited for): its progress callback lets them in."""
+        self._index.save(str(path), progress=_yielding)
 
     def load(self, path: Path) -> None:
         """Replace the contents with a saved index; raises ValueError if it was built differently."""
@@ -487,6 +490,16 @@ def _as_given(vectors: np.ndarray) -> np.ndarray:
     twice), anything else as float32."""
     vectors = np.asarray(vectors)
     return vectors if vectors.dtype in (np.float16, np.int8, np.float32) else vectors.astype(np.float32)
+
+
+def _yielding(done, total):
+    """A usearch progress callback that lets other Python threads run every 1,024 nodes."""
+    if done % 1024 == 0:
+        time.sleep(0)  # releases the GIL, which usearch holds while it saves
+    return True
+
+
+_yielding.__annotations__ = {"done": int, "total": int, "return": bool}  # usearch checks them, as types
 
 
 def _progress(stopping: Callable[[], bool] | None) -> Callable[[int, int], bool] | None:
