@@ -30,8 +30,11 @@ from _report import exact_top_k, recall, table
 CHUNKED = {"one call": None, "calls of 4,096 rows": 4096, "calls of 20,000 rows": 20_000}
 
 
-def go_on(done: int, total: int) -> bool:  # usearch checks these annotations
+def go_on(done, total):
     return True
+
+
+go_on.__annotations__ = {"done": int, "total": int, "return": bool}  # usearch checks them, as types
 
 
 def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None, threads: int = 0, stop_callback=False):
