@@ -42,6 +42,8 @@ FILTERS = {"none": None, "1%": ("eq", 0), "30%": ("lt", 30)}
 SYSTEMS = ["livevec", "livevec-bulk", "usearch", "sqlite-vec", "lancedb", "chroma", "pgvector"]
 # stop a query phase after this many seconds (a brute-force peer at 1M rows takes ~1 s a query)
 PHASE_SECONDS = 60.0
+# the breadths of the unfiltered sweep (384 and 768 between the powers of two, to compare at equal recall)
+SWEEP = (64, 128, 256, 384, 512, 768, 1024, 2048)
 
 
 # --- the systems --------------------------------------------------------------------------------
@@ -369,7 +371,7 @@ def worker(system: str, rows: int, queries_n: int) -> dict:
         out[f"queries_{name}"] = n
     if hasattr(impl, "set_ef"):  # what the graph's search breadth buys, unfiltered
         out["ef_sweep"] = []
-        for ef in (64, 128, 256, 512, 1024, 2048):
+        for ef in SWEEP:
             impl.set_ef(ef)
             latencies, found = [], []
             for q in queries:
@@ -456,12 +458,14 @@ def report(results: list[dict]) -> str:
         sweeps = [r for r in group if r.get("ef_sweep")]
         if sweeps:
             lines.append("\nUnfiltered search breadth (ef): recall@10 at p50 / p99 ms\n")
+            efs = sorted({e[0] for r in sweeps for e in r["ef_sweep"]})  # runs may have swept others
+            cells = [{e[0]: f"{e[3]:.3f} at {e[1]:.2f} / {e[2]:.2f}" for e in r["ef_sweep"]} for r in sweeps]
             lines.append(
                 table(
-                    ["system", *(f"ef={e[0]}" for e in sweeps[0]["ef_sweep"])],
+                    ["system", *(f"ef={ef}" for ef in efs)],
                     [
-                        [r["system"], *(f"{e[3]:.3f} at {e[1]:.2f} / {e[2]:.2f}" for e in r["ef_sweep"])]
-                        for r in sweeps
+                        [r["system"], *(c.get(ef, "-") for ef in efs)]
+                        for r, c in zip(sweeps, cells, strict=True)
                     ],
                 )
             )
