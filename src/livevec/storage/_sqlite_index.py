@@ -79,7 +79,7 @@ _SAVE_EVERY = 50_000
 # is built again in one call once its column has had no change for _REBUILD_QUIET_SECONDS: from
 # 200,000 rows on, a graph grown in many calls finds less (benchmarks/graph_steps.py: 0.973 of the
 # true top 10 against 0.988 at 200k). The rebuild costs a second build's time and, while it runs, a
-# second graph's memory; searches use the old graph meanwhile.
+# second graph's memory and a copy of the vectors; searches use the old graph meanwhile.
 _REBUILD_ROWS = 150_000
 _REBUILD_QUIET_SECONDS = 5.0
 
