@@ -448,17 +448,16 @@ class ColumnIndex:
             ):
                 return
             self._building = True  # searches go on while it is written (see HnswIndex.save)
+        saved = False
         try:
             saved = self.file.save(graph, at)
         finally:
-            with self.lock:
+            with self.lock:  # no other graph could be swapped in meanwhile: this one was saved
                 self._building = False
+                if saved:
+                    self._saved_seq, self._save_due = at[0], False
         if not saved:
             self._save_failed = True  # kept in memory only from now on
-            return
-        self._saved_seq = at[0]
-        with self.lock:
-            self._save_due &= self.main is not graph  # rebuilt again meanwhile: that one is due
 
     def _load_file(self, conn: sqlite3.Connection) -> tuple[HnswIndex, int, tuple[str, float]] | None:
         return self.file.load(conn, self._graph)

@@ -492,27 +492,24 @@ def _as_given(vectors: np.ndarray) -> np.ndarray:
     return vectors if vectors.dtype in (np.float16, np.int8, np.float32) else vectors.astype(np.float32)
 
 
+def _callback(function: Callable[[int, int], bool]) -> Callable[[int, int], bool]:
+    """`function(done, total)` as a usearch progress callback (True to go on): usearch checks its
+    annotations, as types, where this module's are strings."""
+    function.__annotations__ = {"done": int, "total": int, "return": bool}
+    return function
+
+
+@_callback
 def _yielding(done, total):
-    """A usearch progress callback that lets other Python threads run every 1,024 nodes."""
+    """Lets other Python threads run every 1,024 nodes."""
     if done % 1024 == 0:
         time.sleep(0)  # releases the GIL, which usearch holds while it saves
     return True
 
 
-_yielding.__annotations__ = {"done": int, "total": int, "return": bool}  # usearch checks them, as types
-
-
 def _progress(stopping: Callable[[], bool] | None) -> Callable[[int, int], bool] | None:
-    """`stopping` as usearch's progress callback: True to go on."""
-    if stopping is None:
-        return None
-
-    def go_on(done, total):
-        return not stopping()
-
-    # usearch checks the callback's annotations, as types (this module's are strings)
-    go_on.__annotations__ = {"done": int, "total": int, "return": bool}
-    return go_on
+    """`stopping` as usearch's progress callback."""
+    return None if stopping is None else _callback(lambda done, total: not stopping())
 
 
 def candidates_to_fetch(limit: int, selectivity: float, tolerance: float) -> int:
