@@ -59,6 +59,22 @@ def half_in_a_graph(db_path, total: int):
     return db, table, vectors, rng
 
 
+def pause_builds_off_the_lock(monkeypatch, index) -> tuple[threading.Event, threading.Event]:
+    """(building, release): a graph grown off the lock (not the one searches use) sets `building`
+    and waits for `release` before its rows are added."""
+    building, release = threading.Event(), threading.Event()
+    add = HnswIndex.upsert
+
+    def paused_add(graph, ids, vecs, stopping=None):
+        if graph is not index.main:
+            building.set()
+            release.wait(30)
+        return add(graph, ids, vecs, stopping)
+
+    monkeypatch.setattr(HnswIndex, "upsert", paused_add)
+    return building, release
+
+
 def test_wait_for_indexes_after_writes_completes_the_graph(db_path):
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)
@@ -239,16 +255,7 @@ def test_a_row_found_gone_during_a_build_stays_out_of_the_graph_that_build_makes
 ):
     db, table, vectors, rng = half_in_a_graph(db_path, 6000)
     index = column(db)
-    building, release = threading.Event(), threading.Event()
-    add = HnswIndex.upsert
-
-    def paused_add(graph, ids, vecs, stopping=None):  # a graph grown off the lock waits
-        if graph is not index.main:
-            building.set()
-            release.wait(30)
-        return add(graph, ids, vecs, stopping)
-
-    monkeypatch.setattr(HnswIndex, "upsert", paused_add)
+    building, release = pause_builds_off_the_lock(monkeypatch, index)
     try:
         table.insert([{"id": 3000 + i, "vec": v} for i, v in enumerate(vectors[3000:])])
         assert building.wait(30), "no build off the lock started"
@@ -272,21 +279,14 @@ def test_wait_for_indexes_is_not_fooled_by_a_graph_swap_in_progress(db_path, mon
     # index's parts are not in step, and a wait that read them then returned with rows still waiting
     db, table, vectors, _ = half_in_a_graph(db_path, 6000)
     index = column(db)
-    building, release = threading.Event(), threading.Event()
-    add, refill = HnswIndex.upsert, ExactIndex.upsert
-
-    def paused_add(graph, ids, vecs, stopping=None):  # a graph grown off the lock waits
-        if graph is not index.main:
-            building.set()
-            release.wait(30)
-        return add(graph, ids, vecs, stopping)
+    building, release = pause_builds_off_the_lock(monkeypatch, index)
+    refill = ExactIndex.upsert
 
     def slow_refill(exact, ids, vecs):  # the swap's step that refills the waiting rows takes long
         if threading.current_thread().name == "livevec-index-builder" and not len(exact) and len(ids):
             time.sleep(0.3)
         return refill(exact, ids, vecs)
 
-    monkeypatch.setattr(HnswIndex, "upsert", paused_add)
     monkeypatch.setattr(ExactIndex, "upsert", slow_refill)
     try:
         table.insert([{"id": 3000 + i, "vec": v} for i, v in enumerate(vectors[3000:5500])])
