@@ -89,7 +89,9 @@ class Livevec:
         graph._index.expansion_search = ef
 
     def search(self, q, where):
-        s = self.table.search(q).limit(K)
+        # the key only, as every peer here is asked (pgvector's SELECT id, Chroma's include=[]): the
+        # vector is then not made into a list of 384 floats per row (rows keep it without select())
+        s = self.table.search(q).select("id").limit(K)
         if where:
             s = s.filter({"bucket": where[1] if where[0] == "eq" else {"$lt": where[1]}})
         return [r["id"] for r in s.to_list()]
