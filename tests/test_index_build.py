@@ -415,6 +415,22 @@ def test_a_graph_grown_in_steps_is_rebuilt_in_one_call_with_writes_during_it_kep
     db.close()
 
 
+def test_wait_for_indexes_writes_a_save_that_is_due_before_it_returns(db_path, rebuild_from_3000_rows):
+    """Nothing is left for the builder after the wait: the rebuilt graph is written before it
+    returns (a save of a million rows takes seconds, and would slow the searches right after)."""
+    db, _, vectors = load_in_steps(db_path, 4000, seed=13)
+    db.backend._builder.stop()  # from here only the wait can rebuild and save
+    index = column(db)
+    db.wait_for_indexes()
+    assert index.pending == 0 and index._grown == 0 and len(index.main) == 4000
+    assert not index._save_due and index._saved_seq == index._main_seq[0] and index.file.path.exists()
+    db.close()
+    with livevec.connect(db_path, index_options=OPTIONS) as again:  # the saved graph is used
+        query = unit(np.random.default_rng(14), 1)[0]
+        got = [r["id"] for r in again.open_table("points").search(query).limit(5).to_list()]
+        assert got == exact_ids(vectors, query, 5)
+
+
 def test_the_builder_rebuilds_a_quiet_column_by_itself_and_saves_the_new_graph(
     db_path, rebuild_from_3000_rows, monkeypatch
 ):

@@ -198,9 +198,10 @@ class Database:
 
         On SQLite a column's graph is built in the background as rows arrive (and at the first
         search of a column this process has not written); this loads every column that is not
-        loaded yet, moves every waiting row into its graph, and rebuilds in one call a graph of
+        loaded yet, moves every waiting row into its graph, rebuilds in one call a graph of
         150,000 rows or more that was mostly grown in steps (which the background thread does
-        once the column is quiet: a graph grown in steps finds less). Searches never need it: they
+        once the column is quiet: a graph grown in steps finds less), and writes a graph file that
+        is due, so that none of this runs after it returns. Searches never need it: they
         are exact meanwhile, only slower. On PostgreSQL, pgvector's indexes are complete at each
         commit.
 

@@ -413,21 +413,26 @@ class ColumnIndex:
             self._main_seq = (self.seq, self.mark)
 
     def flush(self) -> None:
-        """Move every waiting row into the graph now (what the builder thread does in the background)."""
+        """Do now what the builder thread would do next for this column: move every waiting row
+        into the graph, rebuild a graph due for it, and write a save that is due (a rebuilt graph,
+        or `_SAVE_EVERY` changes), so that none of it runs, on the cores and the disk, after the
+        call. A save of a million rows takes seconds; searches during it are slower."""
         while True:
             # under the lock: read between two steps of a graph swap, `pending` could say 0 too early
             with self.lock:
-                if not self.pending and not (self.is_graph and self._rebuild_due(eager=True)):
+                built = not self.pending and not (self.is_graph and self._rebuild_due(eager=True))
+                if built and not self._building and not self._save_wanted(force=False):
                     return
-            if not self.build_step(eager=True):
-                time.sleep(0.01)  # the builder thread is building this graph
+            done = self.build_step(eager=True) if not built else self.save()
+            if not done:
+                time.sleep(0.01)  # the builder thread is building or saving this graph
             self.let_searches_in()  # as the builder does between its slices
 
     # --- the file beside the database ---------------------------------------------------------
 
-    def save(self, force: bool = False) -> None:
+    def save(self, force: bool = False) -> bool:
         """Write the graph with the log position it reflects, if `_SAVE_EVERY` changes reached it
-        since the last save (or `force`); small columns are not kept.
+        since the last save, it was rebuilt, or `force`; small columns are not kept. True if written.
 
         Runs on the builder thread (or at close), the only one that changes the graph, so the file is
         written without blocking searches. The graph holds the table as of `_main_seq` plus some
@@ -435,18 +440,10 @@ class ColumnIndex:
         row that changed since, which makes those later entries harmless.
         """
         with self.lock:
-            graph, at, rebuilt = self.main, self._main_seq, self._save_due
-            if (
-                self._building
-                or not self.file.usable
-                or self._save_failed
-                or not isinstance(graph, HnswIndex)
-                or at is None
-                or at[1] is None
-                or (at[0] == self._saved_seq and not rebuilt)
-                or (not force and not rebuilt and at[0] - self._saved_seq < _SAVE_EVERY)
-            ):
-                return
+            graph, at = self.main, self._main_seq
+            if self._building or not self._save_wanted(force):
+                return False
+            assert isinstance(graph, HnswIndex) and at is not None
             self._building = True  # searches go on while it is written (see HnswIndex.save)
         saved = False
         try:
@@ -458,6 +455,20 @@ class ColumnIndex:
                     self._saved_seq, self._save_due = at[0], False
         if not saved:
             self._save_failed = True  # kept in memory only from now on
+        return saved
+
+    def _save_wanted(self, force: bool) -> bool:
+        """Is the graph due to be written (see `save`)? Called with `lock` held."""
+        at = self._main_seq
+        return (
+            self.file.usable
+            and not self._save_failed
+            and isinstance(self.main, HnswIndex)
+            and at is not None
+            and at[1] is not None
+            and (at[0] != self._saved_seq or self._save_due)
+            and (force or self._save_due or at[0] - self._saved_seq >= _SAVE_EVERY)
+        )
 
     def _load_file(self, conn: sqlite3.Connection) -> tuple[HnswIndex, int, tuple[str, float]] | None:
         return self.file.load(conn, self._graph)

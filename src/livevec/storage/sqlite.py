@@ -657,8 +657,9 @@ class SQLiteBackend(Backend):
 
     def wait_for_indexes(self) -> None:
         """Return once every vector column of every table is indexed as a search would find it:
-        loaded (caught up with the log), every waiting row in its graph and a large graph grown in
-        steps rebuilt, whatever the state (never searched, built in the background, rows waiting)."""
+        loaded (caught up with the log), every waiting row in its graph, a large graph grown in
+        steps rebuilt and a save that is due written, whatever the state (never searched, built in
+        the background, rows waiting)."""
         for name in self.table_names():
             spec = self.load_spec(name)
             for vector in spec.vectors if spec else []:
