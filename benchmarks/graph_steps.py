@@ -8,7 +8,8 @@ the Icecat vectors and variants of `benchmarks/_data.py`, in the order livevec w
 catalog's own order), built each way `--repeats` times: in one call on every core (`--threads`), in
 calls of 4,096 rows (livevec's chunk off the lock until December 2026) and of 20,000 (its largest
 step during a load), in one call with a progress callback (livevec's build since, which a stop
-interrupts), and in one call and in calls of 4,096 in a shuffled order. Per way it prints
+interrupts), in one call and in calls of 4,096 in a shuffled order, and in two or three large
+calls (a load's builds since, each at least as large as the graph it grows, about). Per way it prints
 recall@10 against an exact scan (mean, lowest, highest over the builds), the mean links per node at
 the base level and the p50 of one-thread searches.
 
@@ -19,6 +20,7 @@ little: the spread between builds of one way is the yardstick for any difference
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -28,6 +30,14 @@ from _data import dataset
 from _report import exact_top_k, recall, table
 
 CHUNKED = {"one call": None, "calls of 4,096 rows": 4096, "calls of 20,000 rows": 20_000}
+# a few large calls, as fractions of the rows (livevec's load builds: each call at least as large as
+# the graph it grows, or about so)
+SPLITS = {
+    "two calls, 1/2 + 1/2": (0.5, 0.5),
+    "two calls, 3/10 + 7/10": (0.3, 0.7),
+    "two calls, 7/10 + 3/10": (0.7, 0.3),
+    "three calls, 1/10 + 3/10 + 6/10": (0.1, 0.3, 0.6),
+}
 
 
 def go_on(done, total):
@@ -37,7 +47,9 @@ def go_on(done, total):
 go_on.__annotations__ = {"done": int, "total": int, "return": bool}  # usearch checks them, as types
 
 
-def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None, threads: int = 0, stop_callback=False):
+def build(vectors: np.ndarray, order: np.ndarray, chunk, threads: int = 0, stop_callback=False):
+    """A graph of `vectors` added in `order`: in calls of `chunk` rows, or in calls of the given
+    fractions of the rows (a tuple), or in one call (None)."""
     from usearch.index import Index
 
     index = Index(
@@ -48,9 +60,12 @@ def build(vectors: np.ndarray, order: np.ndarray, chunk: int | None, threads: in
         expansion_add=128,
         expansion_search=128,
     )
-    step = chunk or len(order)
-    for start in range(0, len(order), step):
-        part = order[start : start + step]
+    if isinstance(chunk, tuple):
+        bounds = np.round(np.cumsum((0.0, *chunk)) * len(order)).astype(int)
+    else:
+        bounds = [*range(0, len(order), chunk or len(order)), len(order)]
+    for start, stop in itertools.pairwise(bounds):
+        part = order[start:stop]
         progress = {"progress": go_on} if stop_callback else {}
         index.add(part.astype(np.uint64), vectors[part], threads=threads, **progress)
     return index
@@ -68,7 +83,7 @@ def main() -> None:
     _, vectors, queries = dataset(args.rows, args.queries)
     truth = exact_top_k(vectors, queries, 10)
     in_order = np.arange(args.rows)
-    ways = [(name, in_order, chunk, False) for name, chunk in CHUNKED.items()]
+    ways = [(name, in_order, chunk, False) for name, chunk in (CHUNKED | SPLITS).items()]
     # livevec's build: one call, with the progress callback through which a stop is heard
     ways.append(("one call, with a progress callback", in_order, None, True))
     shuffled = np.random.default_rng(0).permutation(args.rows)

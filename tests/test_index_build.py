@@ -356,8 +356,9 @@ def rebuild_from_3000_rows(monkeypatch):
 
 
 def load_in_steps(db_path, total: int, seed: int):
-    """(db, table, vectors): `total` rows loaded in batches of 600 into a loaded column, so that
-    its graph grows in many steps."""
+    """(db, table, vectors): `total` rows written in batches of 600 into a loaded column, each
+    moved into its graph in slices before the next (as a live table's writes are), so that the
+    graph grows in many steps."""
     db = livevec.connect(db_path, index_options=OPTIONS)
     table = db.create_table(Point)
     vectors = unit(np.random.default_rng(seed), total)
@@ -366,6 +367,11 @@ def load_in_steps(db_path, total: int, seed: int):
     for start in range(1, total, 600):
         stop = min(total, start + 600)
         table.insert([{"id": start + i, "vec": v} for i, v in enumerate(vectors[start:stop])])
+        table.search(vectors[0]).limit(1).to_list()  # caught up: the rows wait in the delta
+        index = column(db)
+        while index.pending:  # fewer than _BULK_BUILD_ROWS wait: moved in slices
+            index.build_step(eager=True)
+    assert column(db)._grown >= total // 2
     return db, table, vectors
 
 
@@ -450,6 +456,73 @@ def test_the_builder_rebuilds_a_quiet_column_by_itself_and_saves_the_new_graph(
         got = [r["id"] for r in again.open_table("points").search(query).limit(5).to_list()]
         assert got == exact_ids(vectors, query, 5)
         assert len(column(again).main) == 4000 and column(again).pending == 0
+
+
+def test_a_build_that_would_leave_a_graph_mostly_grown_builds_it_anew_instead(
+    db_path, rebuild_from_3000_rows, monkeypatch
+):
+    """A load's builds: the waiting rows go to a copy of the graph while the graph stays mostly
+    built in one call; when they would make it mostly grown (and so due a rebuild), the graph is
+    built anew with them, in one call, and nothing is rebuilt after it."""
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    db.backend._builder.stop()  # only this test's build steps grow the graph
+    vectors = unit(np.random.default_rng(16), 7000)
+    add, calls = HnswIndex.upsert, []
+
+    def recorded(graph, ids, vecs, stopping=None):
+        if len(ids) >= 1000:
+            calls.append((len(graph), len(ids)))
+        return add(graph, ids, vecs, stopping)
+
+    monkeypatch.setattr(HnswIndex, "upsert", recorded)
+    index = None
+    for start, stop, expected, grown in [
+        (0, 2500, (0, 2500), 0),  # a new graph, in one call
+        (2500, 5000, (0, 5000), 0),  # grown by 2,500 it would be half grown: anew, with every row
+        (5000, 7000, (5000, 2000), 2000),  # 2,000 of 7,000 grown: a copy grows
+    ]:
+        table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[start:stop], start)])
+        query = unit(np.random.default_rng(start), 1)[0]
+        assert [r["id"] for r in table.search(query).limit(5).to_list()] == exact_ids(
+            vectors[:stop], query, 5
+        )
+        index = column(db)
+        assert index.pending == stop - len(index.main) and index.build_step(eager=True)
+        assert calls[-1] == expected and index._grown == grown and index.pending == 0
+        for query in unit(np.random.default_rng(stop), 5):
+            got = [r["id"] for r in table.search(query).limit(5).to_list()]
+            assert got == exact_ids(vectors[:stop], query, 5)
+    made = len(calls)
+    db.wait_for_indexes()  # no rebuild is due
+    assert len(calls) == made and len(index.main) == 7000 and index._grown == 2000
+    db.close()
+
+
+@pytest.mark.parametrize("precision", ["f16", "i8"])
+def test_a_graph_joined_with_rows_holds_its_nodes_and_the_rows_which_replace_their_ids(precision):
+    graph = HnswIndex(16, "cosine", IndexOptions(precision=precision))
+    vectors = unit(np.random.default_rng(17), 3000)
+    graph.upsert(np.arange(3000), vectors)
+    _, held = graph.contents()
+    rows = unit(np.random.default_rng(18), 1000)
+    ids = np.arange(2500, 3500)  # 500 replace nodes, 500 are new
+    parts = graph.joined(ids, rows)
+    if precision == "f16":  # one part, by id, the rows rounded as the graph would
+        ((joined_ids, joined),) = parts
+        assert joined_ids.tolist() == list(range(3500)) and joined.dtype == np.float16
+        assert np.array_equal(joined[:2500], held[:2500])
+        assert np.array_equal(joined[2500:], rows.astype(np.float16))
+    else:  # the nodes, in the graph's int8, then the rows, for usearch to round
+        (node_ids, nodes), (row_ids, given) = parts
+        assert node_ids.tolist() == list(range(2500)) and np.array_equal(nodes, held[:2500])
+        assert row_ids.tolist() == ids.tolist() and np.array_equal(given, rows)
+    anew = HnswIndex(16, "cosine", IndexOptions(precision=precision))
+    for part in parts:
+        anew.upsert(*part)
+    assert len(anew) == 3500
+    found = [int(anew.search(v, 1)[0][0]) for v in rows[:50]]
+    assert found == ids[:50].tolist()
 
 
 def test_a_graphs_contents_come_by_id_in_the_graphs_own_type():

@@ -84,6 +84,12 @@ _REBUILD_ROWS = 150_000
 _REBUILD_QUIET_SECONDS = 5.0
 
 
+def _mostly_grown(rows: int, grown: int) -> bool:
+    """Whether a graph of `rows`, `grown` of them added in steps, finds less than one built in one
+    call, enough to build it again (see _REBUILD_ROWS)."""
+    return rows >= _REBUILD_ROWS and grown >= rows // 2
+
+
 class _GhostRowsError(Exception):
     """Rows the index holds are gone from the table (see `ColumnIndex.search`)."""
 
@@ -304,7 +310,8 @@ class ColumnIndex:
             if not (self.delta or self.masked):
                 if not self._rebuild_due(eager):
                     return False
-                rebuild, ids, vectors = True, None, None  # the graph's own, read off the lock
+                rebuild = True  # the graph's own nodes, read off the lock
+                ids, vectors = np.empty(0, dtype=np.int64), np.empty((0, self.vector.dimensions), np.float32)
             else:
                 busy = time.monotonic() - self._changed_at < _QUIET_SECONDS
                 if len(self.main) > 0 and busy and len(self.delta) < _WAITING_ROWS and not eager:
@@ -314,22 +321,28 @@ class ColumnIndex:
                     self._move_slice()
                     return True
                 rebuild, (ids, vectors) = False, self.delta.items()
+            # grown by these rows, the graph would be mostly grown in steps, and due a rebuild: it
+            # is built anew with them instead, in one call, which costs less than growing it and
+            # rebuilding it later. So a large load ends with a graph built in a few calls, each
+            # at least as large as the graph before it, and no rebuild after it.
+            anew = rebuild or _mostly_grown(len(self.main) + len(ids), self._grown + len(ids))
             self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
             source = self.main if len(self.main) else None
             self._building = True
         try:
             # nothing changes a graph while `_building`, so it is read off the lock: its nodes for a
-            # rebuild, or a copy of it (a memory copy: about 1 s at a million rows) to grow
-            if rebuild:
-                ids, vectors = source.contents()
-                graph, grown = self._graph(), 0
-            elif source is None:
-                graph, grown = self._graph(), 0
+            # new graph, or a copy of it (a memory copy: about 1 s at a million rows) to grow
+            if source is None:
+                graph, grown, parts = self._graph(), 0, [(ids, vectors)]
+            elif anew:
+                graph, grown, parts = self._graph(), 0, source.joined(ids, vectors)
             else:
-                graph, grown = source.copy(), self._grown + len(ids)
+                graph, grown, parts = source.copy(), self._grown + len(ids), [(ids, vectors)]
             # on every core, in one call (a better graph than in chunks), checked for unreachable nodes
-            if not graph.upsert(ids, vectors, stopping):
-                return True  # stopped: the graph, half grown, is dropped
+            for part_ids, part_vectors in parts:
+                if not graph.upsert(part_ids, part_vectors, stopping):
+                    return True  # stopped: the graph, half grown, is dropped
+            del parts
         finally:
             with self.lock:
                 self._building = False
@@ -352,7 +365,7 @@ class ColumnIndex:
             self._generation += 1
             self._main_seq = at
             self._grown = grown
-            self._save_due |= rebuild  # a better graph: saved without waiting for _SAVE_EVERY changes
+            self._save_due |= anew  # a better graph: saved without waiting for _SAVE_EVERY changes
         del ids, vectors
         release_freed_memory()
         return True
@@ -360,7 +373,7 @@ class ColumnIndex:
     def _rebuild_due(self, eager: bool) -> bool:
         """Whether the graph, large and mostly grown in steps, should be built again in one call."""
         quiet = time.monotonic() - self._changed_at >= _REBUILD_QUIET_SECONDS
-        return len(self.main) >= _REBUILD_ROWS and self._grown >= len(self.main) // 2 and (quiet or eager)
+        return _mostly_grown(len(self.main), self._grown) and (quiet or eager)
 
     def _drop_masked(self) -> None:
         """Remove the graph's outdated entries (their rows' current vectors are in `delta`)."""

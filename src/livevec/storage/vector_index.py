@@ -390,9 +390,11 @@ class HnswIndex:
         ids = np.asarray(ids, dtype=np.uint64)
         if not len(ids):
             return ids
-        # a narrow search finds almost every node cheaply; the few it misses get a wide one
+        # a narrow search finds most nodes cheaply, the few it misses get a wider one, then a wide
+        # one (at 200,000 rows: 8,449 missed at 4, 445 at 64, 53 at 512; 6.6 s in all against 9.6
+        # to 11.9 for 8 then 512)
         missed = ids
-        for breadth, k in ((8, 1), (max(512, self.breadth), 10)):
+        for breadth, k in ((4, 4), (64, 10), (max(512, self.breadth), 10)):
             self._index.expansion_search = breadth
             queries = _as_given(vectors).reshape(len(ids), self.dimensions)
             queries = queries[np.isin(ids, missed)]
@@ -426,6 +428,30 @@ class HnswIndex:
             part = ids[start : start + 65_536]
             vectors[start : start + len(part)] = np.vstack(self._index.get(part))
         return ids.astype(np.int64), vectors
+
+    def joined(self, ids: np.ndarray, vectors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """This graph's nodes and the given rows (which replace nodes of the same id), as the
+        (ids, vectors) parts to add to a new graph to build it anew: one part, by id, when the
+        graph holds float16 or float32 (the rows are rounded as the graph would round them); the
+        nodes then the rows for int8, whose rounding only usearch knows.
+
+        Parameters:
+            ids: the rows' ids.
+            vectors: their float32 vectors, one per id.
+
+        Returns:
+            A list of (ids, vectors) to add in turn, each in one call.
+        """
+        own_ids, own = self.contents()
+        ids = np.asarray(ids, dtype=np.int64)
+        keep = np.isin(own_ids, ids, invert=True)
+        own_ids, own = own_ids[keep], own[keep]
+        vectors = _as_given(vectors).reshape(len(ids), self.dimensions)
+        if own.dtype == np.int8:
+            return [(own_ids, own), (ids, vectors)]
+        every = np.concatenate([own_ids, ids])
+        order = np.argsort(every, kind="stable")
+        return [(every[order], np.concatenate([own, vectors.astype(own.dtype)])[order])]
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.uint64)
