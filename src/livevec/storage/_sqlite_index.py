@@ -79,7 +79,9 @@ _SAVE_EVERY = 50_000
 # is built again in one call once its column has had no change for _REBUILD_QUIET_SECONDS: from
 # 200,000 rows on, a graph grown in many calls finds less (benchmarks/graph_steps.py: 0.973 of the
 # true top 10 against 0.988 at 200k). The rebuild costs a second build's time and, while it runs, a
-# second graph's memory and a copy of the vectors; searches use the old graph meanwhile.
+# second graph's memory and a copy of the vectors; searches use the old graph meanwhile. A build
+# that would leave a graph so grown builds it anew with its rows instead (see build_step): a graph
+# of one call of half its rows or more, grown by less, finds as much as one built in one call.
 _REBUILD_ROWS = 150_000
 _REBUILD_QUIET_SECONDS = 5.0
 
