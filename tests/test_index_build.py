@@ -499,6 +499,54 @@ def test_a_build_that_would_leave_a_graph_mostly_grown_builds_it_anew_instead(
     db.close()
 
 
+def test_a_wait_stops_a_build_whose_graph_would_be_built_anew_after_it(
+    db_path, rebuild_from_3000_rows, monkeypatch
+):
+    """A load's last build, still running when the load ends, grows a graph that the rows which
+    arrived meanwhile would make mostly grown: the wait stops it and builds the graph anew with
+    every row, rather than finishing work it would throw away."""
+    db = livevec.connect(db_path, index_options=OPTIONS)
+    table = db.create_table(Point)
+    db.backend._builder.stop()  # only this test's steps and the wait build
+    vectors = unit(np.random.default_rng(19), 7500)
+    index = None
+
+    def write(start, stop):
+        nonlocal index
+        table.insert([{"id": i, "vec": v} for i, v in enumerate(vectors[start:stop], start)])
+        table.search(vectors[0]).limit(1).to_list()  # caught up
+        index = column(db)
+
+    write(0, 2500)
+    assert index.build_step(eager=True) and len(index.main) == 2500 and index._grown == 0
+    add, calls, paused, stopped = HnswIndex.upsert, [], threading.Event(), []
+
+    def recorded(graph, ids, vecs, stopping=None):
+        calls.append((len(graph), len(ids)))
+        if len(calls) == 1:  # the copy grown by 2,000 rows: held until told to stop
+            paused.set()
+            for _ in range(3000):
+                if stopping():
+                    stopped.append(len(ids))
+                    return False
+                time.sleep(0.01)
+        return add(graph, ids, vecs, stopping)
+
+    monkeypatch.setattr(HnswIndex, "upsert", recorded)
+    write(2500, 4500)  # 2,000 of 4,500 grown: a copy grows
+    building = threading.Thread(target=index.build_step, kwargs={"eager": True})
+    building.start()
+    assert paused.wait(30)
+    write(4500, 7500)  # then 5,000 of 7,500 would be grown: that graph would be built anew
+    db.wait_for_indexes()
+    building.join(30)
+    assert stopped == [2000] and calls == [(2500, 2000), (0, 7500)]
+    assert len(index.main) == 7500 and index.pending == 0 and index._grown == 0
+    for query in unit(np.random.default_rng(20), 10):
+        assert [r["id"] for r in table.search(query).limit(5).to_list()] == exact_ids(vectors, query, 5)
+    db.close()
+
+
 @pytest.mark.parametrize("precision", ["f16", "i8"])
 def test_a_graph_joined_with_rows_holds_its_nodes_and_the_rows_which_replace_their_ids(precision):
     graph = HnswIndex(16, "cosine", IndexOptions(precision=precision))

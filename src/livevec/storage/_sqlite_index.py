@@ -100,6 +100,16 @@ class _GhostRowsError(Exception):
         super().__init__(f"rows {ids[:10]} are gone")
 
 
+@dataclass(frozen=True)
+class _Build:
+    """The graph a build off the lock will make: its rows, how many of them added in steps (see
+    _REBUILD_ROWS), and how many of the waiting rows it took."""
+
+    rows: int
+    grown: int
+    taken: int
+
+
 @dataclass
 class _Overlay:
     """Rows a search must take from its own connection rather than from the index (see module doc)."""
@@ -146,6 +156,8 @@ class ColumnIndex:
         # slice, no removal of masked entries), so it can be copied, read and written unlocked
         self._building = False
         self._grown = 0  # rows added to the graph after it was built in one call (see _REBUILD_ROWS)
+        self._build: _Build | None = None  # the graph a build off the lock is making
+        self._abandoned = False  # that build is of no use: stop it (see flush)
         self._save_due = False  # the graph was built anew: save it without waiting for _SAVE_EVERY
         self._slice = 16  # rows per slice moved into the graph, tuned to _SLICE_SECONDS
         self._changed_at = 0.0  # time.monotonic() of the last change caught up
@@ -330,24 +342,28 @@ class ColumnIndex:
             anew = rebuild or _mostly_grown(len(self.main) + len(ids), self._grown + len(ids))
             self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
             source = self.main if len(self.main) else None
-            self._building = True
+            grown = 0 if anew or source is None else self._grown + len(ids)
+            self._building, self._abandoned = True, False
+            self._build = _Build(len(self.main) + len(ids), grown, len(ids))
         try:
             # nothing changes a graph while `_building`, so it is read off the lock: its nodes for a
             # new graph, or a copy of it (a memory copy: about 1 s at a million rows) to grow
             if source is None:
-                graph, grown, parts = self._graph(), 0, [(ids, vectors)]
+                graph, parts = self._graph(), [(ids, vectors)]
             elif anew:
-                graph, grown, parts = self._graph(), 0, source.joined(ids, vectors)
+                graph, parts = self._graph(), source.joined(ids, vectors)
             else:
-                graph, grown, parts = source.copy(), self._grown + len(ids), [(ids, vectors)]
-            # on every core, in one call (a better graph than in chunks), checked for unreachable nodes
+                graph, parts = source.copy(), [(ids, vectors)]
+            # on every core, in one call (a better graph than in chunks), checked for unreachable
+            # nodes; a stop, or a wait that found this build's graph would be built anew after it
+            # (see flush), drops it half grown
             for part_ids, part_vectors in parts:
-                if not graph.upsert(part_ids, part_vectors, stopping):
-                    return True  # stopped: the graph, half grown, is dropped
+                if not graph.upsert(part_ids, part_vectors, lambda: stopping() or self._abandoned):
+                    return True
             del parts
         finally:
             with self.lock:
-                self._building = False
+                self._building, self._build = False, None
                 stale, self._touched = self._touched or set(), None
         with self.lock:
             if generation != self._generation:
@@ -435,6 +451,7 @@ class ColumnIndex:
         while True:
             # under the lock: read between two steps of a graph swap, `pending` could say 0 too early
             with self.lock:
+                self._abandon_a_wasted_build()
                 built = not self.pending and not (self.is_graph and self._rebuild_due(eager=True))
                 if built and not self._building and not self._save_wanted(force=False):
                     return
@@ -442,6 +459,18 @@ class ColumnIndex:
             if not done:
                 time.sleep(0.01)  # the builder thread is building or saving this graph
             self.let_searches_in()  # as the builder does between its slices
+
+    def _abandon_a_wasted_build(self) -> None:
+        """Stop a build running off the lock if, with the rows that arrived since it started, its
+        graph would be built anew right after it (a load's last build, still running when the
+        load ends): its work would be thrown away. Called with `lock` held, by a wait only: during
+        a load, that graph serves the searches until the next one."""
+        build = self._build
+        if build is None:
+            return
+        waiting = len(self.delta) - build.taken  # the build's own rows leave the delta after it
+        if waiting > 0 and _mostly_grown(build.rows + waiting, build.grown + waiting):
+            self._abandoned = True
 
     # --- the file beside the database ---------------------------------------------------------
 
