@@ -554,13 +554,13 @@ def test_a_graph_joined_with_rows_holds_its_nodes_and_the_rows_which_replace_the
     graph.upsert(np.arange(3000), vectors)
     _, held = graph.contents()
     rows = unit(np.random.default_rng(18), 1000)
-    ids = np.arange(2500, 3500)  # 500 replace nodes, 500 are new
+    ids = np.arange(2500, 3500)[np.random.default_rng(19).permutation(1000)]  # 500 replace nodes, 500 new
     parts = graph.joined(ids, rows)
     if precision == "f16":  # one part, by id, the rows rounded as the graph would
         ((joined_ids, joined),) = parts
         assert joined_ids.tolist() == list(range(3500)) and joined.dtype == np.float16
         assert np.array_equal(joined[:2500], held[:2500])
-        assert np.array_equal(joined[2500:], rows.astype(np.float16))
+        assert np.array_equal(joined[2500:], rows[np.argsort(ids)].astype(np.float16))
     else:  # the nodes, in the graph's int8, then the rows, for usearch to round
         (node_ids, nodes), (row_ids, given) = parts
         assert node_ids.tolist() == list(range(2500)) and np.array_equal(nodes, held[:2500])
@@ -571,6 +571,8 @@ def test_a_graph_joined_with_rows_holds_its_nodes_and_the_rows_which_replace_the
     assert len(anew) == 3500
     found = [int(anew.search(v, 1)[0][0]) for v in rows[:50]]
     assert found == ids[:50].tolist()
+    in_order = graph.joined(np.arange(3000, 3200), rows[:200])  # after the graph's: kept as given
+    assert in_order[-1][0].tolist()[-200:] == list(range(3000, 3200))
 
 
 def test_a_graphs_contents_come_by_id_in_the_graphs_own_type():

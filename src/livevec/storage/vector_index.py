@@ -450,8 +450,12 @@ class HnswIndex:
         if own.dtype == np.int8:
             return [(own_ids, own), (ids, vectors)]
         every = np.concatenate([own_ids, ids])
-        order = np.argsort(every, kind="stable")
-        return [(every[order], np.concatenate([own, vectors.astype(own.dtype)])[order])]
+        held = np.concatenate([own, vectors.astype(own.dtype)])
+        del own
+        if np.any(every[1:] < every[:-1]):  # a load's rows come after the graph's: no copy then
+            order = np.argsort(every, kind="stable")
+            every, held = every[order], held[order]
+        return [(every, held)]
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.uint64)
