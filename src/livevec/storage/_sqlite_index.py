@@ -339,12 +339,13 @@ class ColumnIndex:
             # is built anew with them instead, in one call, which costs less than growing it and
             # rebuilding it later. So a large load ends with a graph built in a few calls, each
             # at least as large as the graph before it, and no rebuild after it.
-            anew = rebuild or _mostly_grown(len(self.main) + len(ids), self._grown + len(ids))
+            rows, stepped = len(self.main) + len(ids), self._grown + len(ids)
+            anew = rebuild or _mostly_grown(rows, stepped)
             self._touched, generation, at = set(), self._generation, (self.seq, self.mark)
             source = self.main if len(self.main) else None
-            grown = 0 if anew or source is None else self._grown + len(ids)
+            grown = 0 if anew or source is None else stepped
             self._building, self._abandoned = True, False
-            self._build = _Build(len(self.main) + len(ids), grown, len(ids))
+            self._build = _Build(rows, grown, len(ids))
         try:
             # nothing changes a graph while `_building`, so it is read off the lock: its nodes for a
             # new graph, or a copy of it (a memory copy: about 1 s at a million rows) to grow

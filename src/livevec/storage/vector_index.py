@@ -444,8 +444,9 @@ class HnswIndex:
         """
         own_ids, own = self.contents()
         ids = np.asarray(ids, dtype=np.int64)
-        keep = np.isin(own_ids, ids, invert=True)
-        own_ids, own = own_ids[keep], own[keep]
+        replaced = np.isin(own_ids, ids)
+        if replaced.any():  # rarely: the rows' old entries are gone from the graph before a build
+            own_ids, own = own_ids[~replaced], own[~replaced]
         vectors = _as_given(vectors).reshape(len(ids), self.dimensions)
         if own.dtype == np.int8:
             return [(own_ids, own), (ids, vectors)]
