@@ -21,6 +21,7 @@ import livevec
 from livevec import EmbeddingFunction, Field, IndexOptions, TableModel
 from livevec.storage import _changelog as changelog
 from livevec.storage import sqlite as sqlite_store
+from livevec.storage.vector_index import ExactIndex, distances
 
 DIM = 384
 ROWS = 2000
@@ -540,3 +541,62 @@ def test_the_graph_holds_float16_for_cosine_and_float32_for_l2_values_beyond_its
     assert got[0]["id"] == 123
     assert len({r["id"] for r in got} & set(want)) >= 4
     assert got[0]["_distance"] == pytest.approx(np.linalg.norm(far[123] - query), rel=1e-5)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "l2"])
+def test_an_exact_index_returns_the_distances_a_row_is_measured_with(distance):
+    # a search whose candidates all come from an exact index reads only the rows' columns: the
+    # numbers it returns must be `distances()`'s, bit for bit, whatever the rows' norms
+    rng = np.random.default_rng(5)
+    vectors = (rng.normal(size=(700, DIM)) * rng.uniform(0.01, 50, size=(700, 1))).astype(np.float32)
+    vectors[9] = 0.0  # no direction: cosine distance 1
+    index = ExactIndex(DIM, distance)
+    index.upsert(np.arange(700), vectors)
+    index.remove(np.arange(0, 700, 7))  # holes filled by moved rows
+    for query in (rng.normal(size=DIM).astype(np.float32) * 3, vectors[10] + 0.5, vectors[9]):
+        ids, found = index.search(query, 25)
+        assert len(ids) >= 25 and not np.isin(ids, np.arange(0, 700, 7)).any()  # with rows tied
+        assert np.array_equal(found, distances(query, vectors[ids], distance))
+        assert np.all(np.diff(found) >= 0)
+        everything = distances(query, np.delete(vectors, np.arange(0, 700, 7), axis=0), distance)
+        assert found[-1] == np.sort(everything)[24]
+
+
+@pytest.mark.parametrize("model", [Item, FarItem])
+def test_a_row_gets_the_same_distance_whichever_part_of_the_index_finds_it(path, data, model):
+    db = livevec.connect(path, index_options=OPTIONS)
+    table = db.create_table(model)
+    scale = 1.0 if model is Item else 7.0  # l2 vectors off the unit sphere
+    table.insert(
+        [
+            {"id": i, "vec": v * scale} | ({"bucket": i % 100} if model is Item else {})
+            for i, v in enumerate(data)
+        ]
+    )
+    built(db, table)
+    table.insert(
+        [
+            {"id": ROWS + i, "vec": v * scale} | ({"bucket": 3} if model is Item else {})
+            for i, v in enumerate(data[:20] + 0.01)
+        ]
+    )
+    stored = np.concatenate([data * scale, (data[:20] + 0.01) * scale]).astype(np.float32)
+    distance = "cosine" if model is Item else "l2"
+    assert db.backend._indexes[(model.__tablename__, "vec")].is_graph
+    for q in clustered(5, seed=8) * scale:
+        seen: dict[int, float] = {}
+        searches = [table.search(q).limit(40)]  # the graph and the waiting rows, then measured
+        if model is Item:
+            searches += [
+                table.search(q).filter({"bucket": 3}).limit(40),  # few rows: scanned from memory
+                table.search(q).filter({"bucket": {"$lt": 60}}).limit(40),  # the graph, checked in SQL
+            ]
+        with db.transaction():  # the rows as the transaction sees them, scanned from the table
+            searches.append(table.search(q).filter({"id": {"$lt": 60}} if model is Item else {}).limit(40))
+            results = [s.select("id").to_list() for s in searches]
+        for result in results:
+            for r in result:
+                want = float(distances(q, stored[r["id"]][None, :], distance)[0])
+                assert r["_distance"] == want
+                assert seen.setdefault(r["id"], r["_distance"]) == r["_distance"]
+        assert len(seen) >= (60 if model is Item else 40)  # paths that found different rows too

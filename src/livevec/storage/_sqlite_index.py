@@ -598,12 +598,11 @@ class ColumnIndex:
         if size == 0:
             return []
         limit, tolerance = request.limit, self.main.tolerance
-        quantized = tolerance > 0
         if not self.is_graph or len(self.main) == 0:  # every vector is in an exact index
             if where:
                 return self._scan(conn, request, where, columns, cached=not in_transaction)
             ids, found, _ = self._candidates(request, limit, overlay, bounded=True)
-            return self._nearest_rows(conn, request, ids, found, columns, quantized=False)
+            return self._nearest_rows(conn, request, ids, found, columns, measured=True)
         plan = self.planner.plan(conn, where, len(self)) if where else Plan(None, 1.0, False, size)
         fetch = candidates_to_fetch(limit, plan.selectivity, tolerance)
         # a scan of few rows is cheap; a graph asked for more neighbours than its search breadth
@@ -621,7 +620,7 @@ class ColumnIndex:
             ids, found, farthest = self._candidates(request, fetch, overlay)
             if where:
                 ids, found = self._passing(conn, ids, found, where, keeps)
-            hits = self._nearest_rows(conn, request, ids, found, columns, quantized=quantized)
+            hits = self._nearest_rows(conn, request, ids, found, columns, measured=False)
             if len(hits) >= limit:
                 return hits
             if request.max_distance is not None and farthest > request.max_distance + tolerance:
@@ -630,7 +629,7 @@ class ColumnIndex:
         if where:
             return self._scan(conn, request, where, columns, cached=not in_transaction)
         ids, found, _ = self._candidates(request, limit, overlay, bounded=True, exact=True)
-        return self._nearest_rows(conn, request, ids, found, columns, quantized=quantized)
+        return self._nearest_rows(conn, request, ids, found, columns, measured=False)
 
     def _overlay(self, conn: sqlite3.Connection, changed: set[int]) -> _Overlay:
         overlay = _Overlay(ids=changed)
@@ -692,7 +691,7 @@ class ColumnIndex:
         else:
             ids, vectors = self._stored(conn, where=where)
             found = distances(request.query, vectors, self.vector.distance)
-        return self._nearest_rows(conn, request, ids, found, columns, quantized=False)
+        return self._nearest_rows(conn, request, ids, found, columns, measured=True)
 
     def _passing(
         self,
@@ -740,18 +739,19 @@ class ColumnIndex:
         found: np.ndarray,
         columns: list[str],
         *,
-        quantized: bool,
+        measured: bool,
     ) -> list[tuple[tuple, float]]:
         """The rows of the nearest `limit` of candidates `ids` at distances `found` within the
         bounds (plus any tied with the last), nearest first.
 
-        `quantized`: some distances came from a quantized graph and are approximate, so every
-        candidate within the graph's tolerance of the `limit`-th is read and re-ranked. Only those
-        rows are read; the distances returned are computed from their stored float32 vectors, one
-        way whichever part of the index found a row (graph, delta, a filter's rows in memory), so the
-        same row and query always get the same number.
+        `measured`: every distance is `distances()`'s own number for the row's stored vector (an
+        exact index or scan found them), so only the rows' columns are read. Otherwise some came
+        from the graph, whose numbers are its own (and approximate when it is quantized: every
+        candidate within its tolerance of the `limit`-th is read): the rows' stored vectors are
+        read and measured, so the same row and query always get the same number whichever part of
+        the index found the row.
         """
-        tolerance = self.main.tolerance if quantized else 0.0
+        tolerance = 0.0 if measured else self.main.tolerance
         ids, found = within_bounds(ids, found, request.max_distance, request.min_distance, tolerance)
         # a candidate within the tolerance of a bound may be outside it once measured exactly:
         # one more is read for each, so that `limit` are left
@@ -760,26 +760,30 @@ class ColumnIndex:
             unsure += int(np.count_nonzero(found < request.min_distance + tolerance))
         if tolerance and request.max_distance is not None:
             unsure += int(np.count_nonzero(found > request.max_distance - tolerance))
-        ids, _ = nearest(ids, found, request.limit + unsure, 2 * tolerance)
+        ids, found = nearest(ids, found, request.limit + unsure, 2 * tolerance)
         if not len(ids):
             return []
         # the vector is read once: from the row's own columns when they carry it
         carried = self.vector.name in columns
-        blob_at = 1 + columns.index(self.vector.name) if carried else 1
-        selected = ", ".join(map(quote, columns if carried else [self.vector.name, *columns]))
+        read = columns if carried or measured else [self.vector.name, *columns]
         rows = conn.execute(
-            f"SELECT rowid, {selected} FROM {self._table} WHERE rowid IN (SELECT value FROM json_each(?))",
+            f"SELECT rowid, {', '.join(map(quote, read))} FROM {self._table} "
+            "WHERE rowid IN (SELECT value FROM json_each(?))",
             [ids_json(ids)],
         ).fetchall()
         if len(rows) < len(ids):  # every candidate is a row with a vector, unless it is a ghost
             raise _GhostRowsError(sorted(set(ids.tolist()) - {row[0] for row in rows}))
+        first = 2 if len(read) > len(columns) else 1
+        if measured:
+            by_id = {row[0]: row[first:] for row in rows}
+            return [(by_id[i], d) for i, d in zip(ids.tolist(), found.tolist(), strict=True)]
+        blob_at = 1 + read.index(self.vector.name)
         vectors = np.frombuffer(b"".join(row[blob_at] for row in rows), dtype="<f4").reshape(len(rows), -1)
         exact = distances(request.query, vectors, self.vector.distance)
         at, exact = within_bounds(
             np.arange(len(rows)), exact, request.max_distance, request.min_distance, 0.0
         )
         at, exact = nearest(at, exact, request.limit)
-        first = 1 if carried else 2
         return [(rows[i][first:], d) for i, d in zip(at.tolist(), exact.tolist(), strict=True)]
 
 

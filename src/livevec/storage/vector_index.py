@@ -135,12 +135,21 @@ class VectorIndex(Protocol):
 
 
 def distances(query: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.ndarray:
-    """Exact distances from one query to each row of `vectors` (float32, any norm)."""
+    """Exact distances from one query to each row of `vectors` (float32, any norm).
+
+    These are the numbers every search returns, whichever part of an index found the row: the same
+    row and query always get the same distance (numpy's row sums do not depend on the other rows).
+    """
     query = np.asarray(query, dtype=np.float32)
     if distance == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors) * np.dot(query, query))
-        return np.clip(1.0 - _dots(vectors, query) / np.where(norms == 0, 1, norms), 0.0, 2.0)
+        return _cosine(_dots(vectors, query), np.einsum("ij,ij->i", vectors, vectors), np.dot(query, query))
     return np.linalg.norm(vectors - query, axis=1)
+
+
+def _cosine(dots: np.ndarray, sq_norms: np.ndarray, query_sq_norm: np.floating) -> np.ndarray:
+    """Cosine distances from the rows' dot products with the query and the squared norms."""
+    norms = np.sqrt(sq_norms * query_sq_norm)
+    return np.clip(1.0 - dots / np.where(norms == 0, 1, norms), 0.0, 2.0)
 
 
 def _dots(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -164,7 +173,11 @@ def within_bounds(
 
 
 class ExactIndex:
-    """Brute-force scan with numpy: exact, cheap to update, fast enough for tens of thousands of rows."""
+    """Brute-force scan with numpy: exact, cheap to update, fast enough for tens of thousands of rows.
+
+    It holds the float32 vectors as stored and returns `distances()`'s own numbers, so a caller
+    need not read the rows' vectors again to measure what it found.
+    """
 
     tolerance = 0.0
 
@@ -184,11 +197,7 @@ class ExactIndex:
         return self._size
 
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimensions)
-        if self.distance == "cosine":
-            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
-            vectors = vectors / np.where(norms == 0, 1, norms)
-        return vectors
+        return np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimensions)
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add or replace rows (`ids` distinct)."""
@@ -248,7 +257,11 @@ class ExactIndex:
     def items(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Copies of (ids, vectors) of up to `limit` rows (cosine vectors come back normalised)."""
         end = self._size if limit is None else min(limit, self._size)
-        return self._ids[:end].copy(), self._vectors[:end].copy()
+        vectors = self._vectors[:end]
+        if self.distance == "cosine":
+            norms = np.sqrt(self._sq_norms[:end])[:, None]
+            return self._ids[:end].copy(), vectors / np.where(norms == 0, 1, norms)
+        return self._ids[:end].copy(), vectors.copy()
 
     def search(
         self,
@@ -260,16 +273,19 @@ class ExactIndex:
         exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = self._prepare(query)[0]
-        ids, found = within_bounds(
-            self._ids[: self._size], self._distances(query), max_distance, min_distance, 0.0
-        )
-        return nearest(ids, found, k)
-
-    def _distances(self, query: np.ndarray) -> np.ndarray:
-        dots = _dots(self._vectors[: self._size], query)  # a slice is a view: no copy of the matrix
+        size = self._size
+        dots = _dots(self._vectors[:size], query)  # a slice is a view: no copy of the matrix
         if self.distance == "cosine":
-            return np.clip(1.0 - dots, 0.0, 2.0)
-        return np.sqrt(np.maximum(self._sq_norms[: self._size] - 2 * dots + query @ query, 0.0))
+            found = _cosine(dots, self._sq_norms[:size], np.dot(query, query))
+            ids, found = within_bounds(self._ids[:size], found, max_distance, min_distance, 0.0)
+            return nearest(ids, found, k)
+        # l2: |v|² - 2v·q + |q|² picks the nearest in one pass over the matrix; the ones picked are
+        # then measured as `distances()` measures them (the expansion loses digits near zero)
+        found = np.sqrt(np.maximum(self._sq_norms[:size] - 2 * dots + query @ query, 0.0))
+        positions, _ = nearest(*within_bounds(np.arange(size), found, max_distance, min_distance, 0.0), k)
+        found = distances(query, self._vectors[positions], self.distance)
+        order = np.argsort(found, kind="stable")
+        return self._ids[positions[order]], found[order]
 
 
 def _grown(array: np.ndarray, used: int, shape: tuple[int, ...]) -> np.ndarray:
