@@ -85,8 +85,28 @@ def assert_search_agrees_with_a_scan(db: livevec.Database, path: Path, queries: 
 # --- every row stays reachable ---------------------------------------------------------------
 
 
+def not_found_by_own_vector(graph: HnswIndex, ids: np.ndarray, vecs: np.ndarray) -> set[int]:
+    """The ids a wide search for their own vector misses: the check the links walk stands in for."""
+    graph._index.expansion_search = 512
+    found = graph._index.search(vecs.astype(np.float32), 10, threads=1).keys.reshape(len(ids), -1)
+    return set(ids[~(found == ids[:, None].astype(np.uint64)).any(axis=1)].tolist())
+
+
 def own_vectors_found(graph: HnswIndex, ids: np.ndarray, vecs: np.ndarray) -> None:
     assert len(graph.unreachable(ids, vecs)) == 0
+    assert not_found_by_own_vector(graph, ids, vecs) == set()
+
+
+def lossy_build(n: int, seed: int) -> tuple[HnswIndex, np.ndarray, np.ndarray]:
+    """A graph added on every core without the check, that lost some nodes (skips if none did)."""
+    ids = np.arange(n)
+    for attempt in range(8):  # usearch loses nodes at random: find a build that lost some
+        vecs = vectors(n, seed=seed + attempt)
+        graph = HnswIndex(DIM, "cosine", OPTIONS)
+        graph._index.add(ids.astype(np.uint64), vecs, threads=0)  # unchecked
+        if len(graph.unreachable(ids, vecs)):
+            return graph, ids, vecs
+    pytest.skip("usearch lost no node in eight parallel builds")
 
 
 def test_a_parallel_build_leaves_no_row_unreachable():
@@ -98,18 +118,82 @@ def test_a_parallel_build_leaves_no_row_unreachable():
     own_vectors_found(graph, ids, vecs)
 
 
+def test_the_links_walk_finds_the_nodes_a_search_for_their_own_vector_misses():
+    graph, ids, vecs = lossy_build(8000, seed=10)
+    walked = set(graph.unreachable(ids, vecs).tolist())
+    assert walked and walked == not_found_by_own_vector(graph, ids, vecs)
+
+
 def test_repair_adds_unreachable_nodes_again():
-    ids, vecs = np.arange(8000), vectors(8000, seed=4)
-    for seed in range(5):  # usearch loses nodes at random: find a build that lost some
-        graph = HnswIndex(DIM, "cosine", OPTIONS)
-        graph._index.add(ids.astype(np.uint64), vectors(8000, seed=seed), threads=0)  # unchecked
-        vecs = vectors(8000, seed=seed)
-        if len(graph.unreachable(ids, vecs)):
-            break
-    else:
-        pytest.skip("usearch lost no node in five parallel builds")
+    graph, ids, vecs = lossy_build(8000, seed=0)
     assert graph.repair(ids, vecs) > 0
     own_vectors_found(graph, ids, vecs)
+    assert len(graph) == len(ids)
+
+
+def test_repair_mends_nodes_of_earlier_adds_with_the_vectors_the_graph_holds():
+    # the walk sees the whole graph: nodes lost by an earlier add are mended with a later one's rows
+    graph, ids, vecs = lossy_build(8000, seed=20)
+    later_ids, later = np.arange(8000, 8100), vectors(100, seed=99)
+    graph._index.add(later_ids.astype(np.uint64), later, threads=1)
+    lost = graph.unreachable(later_ids, later)  # the later rows may have linked some lost ones
+    assert len(lost) and set(lost.tolist()) <= set(ids.tolist())
+    assert graph.repair(later_ids, later) == len(lost)
+    every_id, every = np.concatenate([ids, later_ids]), np.concatenate([vecs, later])
+    own_vectors_found(graph, every_id, every)
+    assert np.allclose(
+        np.vstack(graph._index.get(lost.astype(np.uint64))), vecs[lost.astype(np.int64)], atol=1e-3
+    )
+
+
+def test_removed_nodes_are_not_reported_and_the_walk_passes_through_them():
+    ids, vecs = np.arange(3000), vectors(3000, seed=5)
+    graph = HnswIndex(DIM, "cosine", OPTIONS)
+    graph.upsert(ids, vecs)
+    graph.remove(ids[::3])
+    kept = np.setdiff1d(ids, ids[::3])
+    assert len(graph.unreachable(kept, vecs[kept])) == 0
+    assert not_found_by_own_vector(graph, kept, vecs[kept]) == set()
+
+
+def test_a_graph_layout_it_cannot_read_falls_back_to_searching(monkeypatch, caplog):
+    from livevec.storage import vector_index
+
+    graph, ids, vecs = lossy_build(8000, seed=30)
+    walked = set(graph.unreachable(ids, vecs).tolist())
+    monkeypatch.setattr(vector_index, "unreachable_keys", lambda serialized: None)
+    vector_index._warn_layout_once.cache_clear()
+    with caplog.at_level("WARNING", logger="livevec"):
+        searched = set(graph.unreachable(ids, vecs).tolist())
+    assert searched == walked and "not laid out as livevec reads it" in caplog.text
+    assert graph.repair(ids, vecs) == len(walked)
+    own_vectors_found(graph, ids, vecs)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "one byte more", "not usearch", "a link past the end", "a count past the links"],
+)
+def test_the_links_reader_refuses_a_layout_it_does_not_recognise(damage):
+    from livevec.storage._graph_links import unreachable_keys
+
+    graph = HnswIndex(DIM, "cosine", OPTIONS)
+    graph.upsert(np.arange(600), vectors(600, seed=6))
+    data = bytearray(graph._index.save())
+    assert unreachable_keys(bytes(data)) is not None and len(unreachable_keys(bytes(data))) == 0
+    matrix = 8 + 600 * DIM * 2  # float16 vectors
+    nodes = matrix + 64 + 40 + 2 * 600
+    if damage == "truncated":
+        data = data[:-1]
+    elif damage == "one byte more":
+        data += b"\0"
+    elif damage == "not usearch":
+        data[matrix] = ord("U")
+    elif damage == "a link past the end":
+        data[nodes + 14 : nodes + 18] = (10**6).to_bytes(4, "little")  # the first node's first link
+    else:
+        data[nodes + 10 : nodes + 14] = (10**6).to_bytes(4, "little")  # the first node's link count
+    assert unreachable_keys(bytes(data)) is None
 
 
 @pytest.mark.parametrize("path_taken", ["bulk build", "incremental growth", "exact to graph", "reload"])

@@ -7,6 +7,8 @@ step with the table; the index only answers "which ids are nearest to this vecto
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -18,6 +20,7 @@ import numpy as np
 
 from .._errors import ValidationError
 from .._schema import Distance
+from ._graph_links import unreachable_keys
 
 Precision = Literal["f32", "f16", "i8"]
 
@@ -402,8 +405,27 @@ class HnswIndex:
         return True
 
     def unreachable(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The nodes no search can reach: every such node of the graph, found by walking its links
+        (`_graph_links`: about 1 s per 100,000 nodes, whatever the vectors). Should usearch's
+        serialized layout ever not be the one read there, the given `ids` whose own vector a search
+        does not find instead (a cost that grows with how hard the vectors are to search).
+
+        Parameters:
+            ids: the rows just added.
+            vectors: their vectors, one per id (used only by the search check).
+
+        Returns:
+            The unreachable nodes' ids (uint64).
+        """
+        keys = unreachable_keys(self._index.save())
+        if keys is None:
+            _warn_layout_once()
+            return self._not_found_by_own_vector(np.asarray(ids, dtype=np.uint64), vectors)
+        # a removed node stays in the graph as a waypoint, its key cleared: only live ones count
+        return keys[np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)] if len(keys) else keys
+
+    def _not_found_by_own_vector(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The ids that a search for their own vector does not find."""
-        ids = np.asarray(ids, dtype=np.uint64)
         if not len(ids):
             return ids
         # a narrow search finds most nodes cheaply, the few it misses get a wider one, then a wide
@@ -421,13 +443,21 @@ class HnswIndex:
         return missed
 
     def repair(self, ids: np.ndarray, vectors: np.ndarray) -> int:
-        """Add again, one by one on this thread, the nodes a search cannot reach; how many there were."""
+        """Add again, one by one on this thread, the nodes no search can reach (those among `ids`
+        with their given vectors, any other with the vector the graph holds); how many there were."""
         ids = np.asarray(ids, dtype=np.uint64)
         missed = self.unreachable(ids, vectors)
-        if len(missed):
+        if not len(missed):
+            return 0
+        given = np.isin(ids, missed)
+        others = missed[~np.isin(missed, ids)]
+        held = np.vstack(self._index.get(others)) if len(others) else None
+        self._index.remove(missed)
+        if given.any():
             vectors = _as_given(vectors).reshape(len(ids), self.dimensions)
-            self._index.remove(missed)
-            self._index.add(missed, vectors[np.isin(ids, missed)], threads=1)
+            self._index.add(ids[given], vectors[given], threads=1)
+        if held is not None:
+            self._index.add(others, held, threads=1)
         return len(missed)
 
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -530,6 +560,14 @@ class HnswIndex:
 
 
 _NUMPY_TYPE = {"f32": np.float32, "f16": np.float16, "i8": np.int8}
+
+
+@functools.cache
+def _warn_layout_once() -> None:
+    logging.getLogger("livevec").warning(
+        "livevec: this usearch's saved graph is not laid out as livevec reads it; unreachable nodes are "
+        "found by searching for each new row instead (slower on large loads)"
+    )
 
 
 def _as_given(vectors: np.ndarray) -> np.ndarray:
