@@ -134,7 +134,7 @@ def test_repair_adds_unreachable_nodes_again():
 def test_repair_mends_nodes_of_earlier_adds_with_the_vectors_the_graph_holds():
     # the walk sees the whole graph: nodes lost by an earlier add are mended with a later one's rows
     graph, ids, vecs = lossy_build(8000, seed=20)
-    later_ids, later = np.arange(8000, 8100), vectors(100, seed=99)
+    later_ids, later = np.arange(8000, 9200), vectors(1200, seed=99)  # enough to walk the graph
     graph._index.add(later_ids.astype(np.uint64), later, threads=1)
     lost = graph.unreachable(later_ids, later)  # the later rows may have linked some lost ones
     assert len(lost) and set(lost.tolist()) <= set(ids.tolist())
@@ -144,6 +144,25 @@ def test_repair_mends_nodes_of_earlier_adds_with_the_vectors_the_graph_holds():
     assert np.allclose(
         np.vstack(graph._index.get(lost.astype(np.uint64))), vecs[lost.astype(np.int64)], atol=1e-3
     )
+
+
+def test_a_small_add_to_a_large_graph_is_checked_by_searching_for_its_rows(monkeypatch):
+    from livevec.storage import vector_index
+
+    graph, ids, vecs = lossy_build(8000, seed=40)
+    lost = set(graph.unreachable(ids, vecs).tolist())
+    new_ids, new = np.arange(8000, 8300), vectors(300, seed=41)
+    graph._index.add(new_ids.astype(np.uint64), new, threads=0)  # parallel: may lose some of them
+    every_id, every = np.concatenate([ids, new_ids]), np.concatenate([vecs, new])
+    lost_new = not_found_by_own_vector(graph, new_ids, new)
+
+    def no_walk(serialized: bytes) -> None:
+        raise AssertionError("a walk of 8,300 nodes for 300 new rows")
+
+    monkeypatch.setattr(vector_index, "unreachable_keys", no_walk)
+    assert graph.repair(new_ids, new) == len(lost_new)  # the new rows only
+    assert not_found_by_own_vector(graph, new_ids, new) == set()
+    assert not_found_by_own_vector(graph, every_id, every) <= lost  # the old ones wait for a large add
 
 
 def test_removed_nodes_are_not_reported_and_the_walk_passes_through_them():

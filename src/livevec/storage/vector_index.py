@@ -312,6 +312,11 @@ def nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> t
 # from this many rows on, an add runs on every core (and is checked for unreachable nodes)
 _PARALLEL_ADD_ROWS = 256
 
+# an add of at least one row in this many of the graph's is checked by walking the graph's links,
+# which costs about what searching for that many rows' own vectors does (100,000 clustered 384-d
+# rows: 0.6 s for the walk against 5.7 s for searching all of them; benchmarks/RESULTS.md)
+_WALK_SHARE = 8
+
 # how far a quantized vector's distance can drift from the float32 one (cosine on unit vectors)
 _TOLERANCE = {"f32": 0.0, "f16": 0.002, "i8": 0.03}
 
@@ -405,24 +410,31 @@ class HnswIndex:
         return True
 
     def unreachable(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-        """The nodes no search can reach: every such node of the graph, found by walking its links
-        (`_graph_links`: about 1 s per 100,000 nodes, whatever the vectors). Should usearch's
-        serialized layout ever not be the one read there, the given `ids` whose own vector a search
-        does not find instead (a cost that grows with how hard the vectors are to search).
+        """The nodes no search can reach, found the cheaper of two ways (see _WALK_SHARE): for a
+        large add, every such node of the graph, by walking its links (`_graph_links`, whose cost
+        is the graph's size whatever the vectors); for a small one, the `ids` whose own vector a
+        search does not find (a cost that grows with the rows and how hard they are to search).
+        The second is also the way when usearch's saved layout is not the one `_graph_links` reads.
 
         Parameters:
             ids: the rows just added.
-            vectors: their vectors, one per id (used only by the search check).
+            vectors: their vectors, one per id.
 
         Returns:
             The unreachable nodes' ids (uint64).
         """
-        keys = unreachable_keys(self._index.save())
-        if keys is None:
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids) * _WALK_SHARE >= len(self._index):
+            keys = unreachable_keys(self._index.save())
+            if keys is not None:
+                # a removed node stays in the graph as a waypoint, its key cleared: only live ones count
+                return (
+                    keys[np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)]
+                    if len(keys)
+                    else keys
+                )
             _warn_layout_once()
-            return self._not_found_by_own_vector(np.asarray(ids, dtype=np.uint64), vectors)
-        # a removed node stays in the graph as a waypoint, its key cleared: only live ones count
-        return keys[np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)] if len(keys) else keys
+        return self._not_found_by_own_vector(ids, vectors)
 
     def _not_found_by_own_vector(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The ids that a search for their own vector does not find."""
