@@ -312,10 +312,10 @@ def nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> t
 # from this many rows on, an add runs on every core (and is checked for unreachable nodes)
 _PARALLEL_ADD_ROWS = 256
 
-# an add of at least one row in this many of the graph's is checked by walking the graph's links,
-# which costs about what searching for that many rows' own vectors does (100,000 clustered 384-d
-# rows: 0.6 s for the walk against 5.7 s for searching all of them; benchmarks/RESULTS.md)
-_WALK_SHARE = 8
+# an add of at least one row in this many of the graph's is checked by walking the graph's links:
+# the walk costs about what searching for that many rows' own vectors does (benchmarks/graph_check.py,
+# 200,000 rows: 0.9 s against 14.9 s for all of Icecat's, 0.8 against 14.3 s for clustered ones)
+_WALK_SHARE = 16
 
 # how far a quantized vector's distance can drift from the float32 one (cosine on unit vectors)
 _TOLERANCE = {"f32": 0.0, "f16": 0.002, "i8": 0.03}

@@ -1,0 +1,84 @@
+"""How a parallel add is checked for nodes no search reaches: the links walk against own-vector searches.
+
+One graph is added on every core without a check (as usearch leaves it), copied, and mended each
+way: by walking its links (`HnswIndex.unreachable` for a large add) and by searching for every row's
+own vector at breadths 4, 64 and 512 (its way for a small add). Prints each way's time and nodes
+added again, and recall@10 of each mended graph at three breadths against the exact top 10, so the
+two can be compared side by side on one graph (they also set `_WALK_SHARE` in vector_index.py).
+
+    .venv/bin/python benchmarks/graph_check.py --rows 200000 --data icecat
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from _data import dataset
+from livevec import IndexOptions
+from livevec.storage.vector_index import HnswIndex
+from load_to_fast import vectors
+
+
+def recall(graph: HnswIndex, queries: np.ndarray, truth: np.ndarray, breadth: int) -> float:
+    graph._index.expansion_search = breadth
+    got = graph._index.search(queries, 10, threads=0).keys.reshape(len(queries), -1)
+    return float(
+        np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(got, truth, strict=True)])
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument(
+        "--data",
+        choices=["icecat", "clustered"],
+        default="icecat",
+        help="Icecat's vectors and variants (peers.py's), or load_to_fast.py's harder clustered ones",
+    )
+    args = parser.parse_args()
+    if args.data == "icecat":
+        _, data, queries = dataset(args.rows, 300)
+    else:
+        data, queries = vectors(args.rows, 384), vectors(300, 384, seed=1)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    queries = np.ascontiguousarray(queries[:300], dtype=np.float32)
+    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
+    truth = np.argsort(-(queries @ unit.T), axis=1)[:, :10]
+    ids = np.arange(args.rows)
+
+    graph = HnswIndex(384, "cosine", IndexOptions())
+    started = time.perf_counter()
+    graph._index.add(ids.astype(np.uint64), data, threads=0)
+    print(
+        f"{args.data}, {args.rows:,} rows: added on every core, unchecked, in {time.perf_counter() - started:.1f} s"
+    )
+
+    walked, searched = graph.copy(), graph.copy()
+    started = time.perf_counter()
+    walk_added = walked.repair(ids, data)  # all rows at once: the walk
+    walk_s = time.perf_counter() - started
+    started = time.perf_counter()
+    missed = searched._not_found_by_own_vector(ids.astype(np.uint64), data)
+    check_s = time.perf_counter() - started
+    searched._index.remove(missed)
+    searched._index.add(missed, data[missed.astype(np.int64)], threads=1)
+    search_s = time.perf_counter() - started
+    print(f"  links walk: {walk_s:.1f} s, {walk_added} nodes added again")
+    print(
+        f"  own-vector searches: {check_s:.1f} s to check, {search_s:.1f} s in all, {len(missed)} nodes added again"
+    )
+    print(f"  ratio (searches / walk): {search_s / walk_s:.1f}")
+    for breadth in (64, 128, 256):
+        print(
+            f"  recall@10 at ef {breadth}: unchecked {recall(graph, queries, truth, breadth):.3f}, "
+            f"walk-mended {recall(walked, queries, truth, breadth):.3f}, "
+            f"search-mended {recall(searched, queries, truth, breadth):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
