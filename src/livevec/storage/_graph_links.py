@@ -3,8 +3,7 @@
 usearch's add on every core leaves a few nodes per ten thousand that no other node links to: no
 search can return them. Asking a search for each node's own vector finds them too, but its cost grows
 with how hard the vectors are to search (at a million clustered 384-d vectors, 266 s: 29% of the
-build), while a walk along the links costs the same whatever the vectors (about 1 s per 100,000
-nodes). usearch does not hand out its links, so they are read from the graph's serialized form
+build), while a walk along the links costs the graph's size whatever the vectors (5.4 s there). usearch does not hand out its links, so they are read from the graph's serialized form
 (`Index.save()` to bytes), whose layout is fixed by the library's file format:
 
     [u32 rows][u32 bytes per vector][the vectors]        the dense index's matrix
@@ -32,9 +31,11 @@ def unreachable_keys(serialized: bytes) -> np.ndarray | None:
     """The keys of the nodes that a walk along the bottom level's links from the graph's entry does
     not reach; None if `serialized` is not laid out as this module reads it.
 
-    The bottom level is where every search ends and holds every node, so a node it cannot reach
-    from the entry is one no search returns (upper levels only pick where the bottom walk starts).
-    Removed nodes stay in a usearch graph as waypoints and are walked through like the rest.
+    The bottom level holds every node and is where every search ends, starting from the node the
+    upper levels lead it to: a node it cannot reach from the entry is one a search finds only if
+    it starts past the gap. Such a node is reported too (adding it again costs one add), so the
+    walk errs on the side of mending. Removed nodes stay in a usearch graph as waypoints and are
+    walked through like the rest.
 
     Parameters:
         serialized: what `usearch.index.Index.save()` returns.
