@@ -17,17 +17,15 @@ import time
 import numpy as np
 
 from _data import dataset
+from _report import exact_top_k, recall
 from livevec import IndexOptions
 from livevec.storage.vector_index import HnswIndex
 from load_to_fast import vectors
 
 
-def recall(graph: HnswIndex, queries: np.ndarray, truth: np.ndarray, breadth: int) -> float:
+def found_by(graph: HnswIndex, queries: np.ndarray, breadth: int) -> np.ndarray:
     graph._index.expansion_search = breadth
-    got = graph._index.search(queries, 10, threads=0).keys.reshape(len(queries), -1)
-    return float(
-        np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(got, truth, strict=True)])
-    )
+    return graph._index.search(queries, 10, threads=0).keys.reshape(len(queries), -1)
 
 
 def main() -> None:
@@ -46,8 +44,7 @@ def main() -> None:
         data, queries = vectors(args.rows, 384), vectors(300, 384, seed=1)
     data = np.ascontiguousarray(data, dtype=np.float32)
     queries = np.ascontiguousarray(queries[:300], dtype=np.float32)
-    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
-    truth = np.argsort(-(queries @ unit.T), axis=1)[:, :10]
+    truth = exact_top_k(data, queries, 10)
     ids = np.arange(args.rows)
 
     graph = HnswIndex(384, "cosine", IndexOptions())
@@ -74,9 +71,9 @@ def main() -> None:
     print(f"  ratio (searches / walk): {search_s / walk_s:.1f}")
     for breadth in (64, 128, 256):
         print(
-            f"  recall@10 at ef {breadth}: unchecked {recall(graph, queries, truth, breadth):.3f}, "
-            f"walk-mended {recall(walked, queries, truth, breadth):.3f}, "
-            f"search-mended {recall(searched, queries, truth, breadth):.3f}"
+            f"  recall@10 at ef {breadth}: unchecked {recall(found_by(graph, queries, breadth), truth):.3f}, "
+            f"walk-mended {recall(found_by(walked, queries, breadth), truth):.3f}, "
+            f"search-mended {recall(found_by(searched, queries, breadth), truth):.3f}"
         )
 
 
