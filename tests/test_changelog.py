@@ -247,7 +247,7 @@ def test_a_closed_database_refuses_use_and_keeps_no_connection(db_path):
     with pytest.raises(livevec.DatabaseClosedError):
         table.search(ORIGIN).limit(1).live()
     readers = getattr(db.backend, "_readers", None)
-    assert readers is None or readers.qsize() == 0
+    assert readers is None or len(readers) == 0
 
 
 @pytest.mark.backends("sqlite")

@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import queue
 import re
 import secrets
 import sqlite3
@@ -162,7 +161,7 @@ class SQLiteBackend(Backend):
         self._depth = 0
         self._writer_thread: int | None = None  # the thread inside transaction()
         self._aborted: BaseException | None = None  # SQLite rolled the transaction back itself
-        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._readers: list[sqlite3.Connection] = []  # idle readers, the last handed back on top
         self._pool_lock = threading.Lock()  # the pool of readers and `_closed`, as readers see them
         self._indexes: dict[tuple[str, str], ColumnIndex] = {}
         self._indexes_lock = threading.Lock()
@@ -213,8 +212,8 @@ class SQLiteBackend(Backend):
                     logger.exception("livevec: could not save the index of %s.%s", *column._names)
             self._conn.close()
             with self._pool_lock:
-                while not self._readers.empty():
-                    self._readers.get_nowait().close()
+                while self._readers:
+                    self._readers.pop().close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -231,9 +230,9 @@ class SQLiteBackend(Backend):
             with self._lock:
                 yield self._conn
             return
-        try:
-            conn = self._readers.get_nowait()
-        except queue.Empty:
+        with self._pool_lock:
+            conn = self._readers.pop() if self._readers else None
+        if conn is None:
             try:
                 conn = self._connect()
                 conn.execute("PRAGMA query_only=ON")
@@ -246,9 +245,9 @@ class SQLiteBackend(Backend):
                 conn.execute("ROLLBACK")
             # close() empties the pool under this lock: a reader handed back after it is closed
             with self._pool_lock:
-                keep = not self._closed and self._readers.qsize() < _POOLED_READERS
+                keep = not self._closed and len(self._readers) < _POOLED_READERS
                 if keep:
-                    self._readers.put(conn)
+                    self._readers.append(conn)
             if not keep:
                 conn.close()
 

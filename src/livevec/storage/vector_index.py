@@ -152,7 +152,9 @@ def distances(query: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.
 def _cosine(dots: np.ndarray, sq_norms: np.ndarray, query_sq_norm: np.floating) -> np.ndarray:
     """Cosine distances from the rows' dot products with the query and the squared norms."""
     norms = np.sqrt(sq_norms * query_sq_norm)
-    return np.clip(1.0 - dots / np.where(norms == 0, 1, norms), 0.0, 2.0)
+    found = 1.0 - dots / np.where(norms == 0, 1, norms)
+    # np.clip's own overhead is twice these two ufuncs' on a search's few hundred rows; same numbers
+    return np.minimum(np.maximum(found, 0.0, out=found), 2.0, out=found)
 
 
 def _dots(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -305,7 +307,7 @@ def nearest(ids: np.ndarray, found: np.ndarray, k: int, slack: float = 0.0) -> t
         kth = np.partition(found, k - 1)[k - 1]
         keep = found <= kth + slack
         ids, found = ids[keep], found[keep]
-    order = np.argsort(found, kind="stable")
+    order = found.argsort(kind="stable")  # the method: np.argsort's dispatch costs as much again
     return ids[order], found[order]
 
 
