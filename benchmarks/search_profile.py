@@ -124,6 +124,32 @@ def instrument(stages: Stages) -> None:
     stages.wrap(EmbeddingFunction, "embed_query", "embed")
 
 
+def kept_folder(rows: int) -> Path:
+    """Where `--keep` keeps the table and graphs of `rows` rows."""
+    return CACHE / f"search-profile-{rows}"
+
+
+def loaded_table(db: livevec.Database, vectors: np.ndarray, groups: np.ndarray, *, reuse: bool):
+    """The profile's table in `db` with its graph complete: opened as a kept run left it (`reuse`),
+    else loaded anew with `vectors` and their `groups`."""
+    rows = len(vectors)
+    if reuse:
+        tbl = db.open_table("rows", schema=Row)
+        tbl.delete({"id": {"$gte": rows}})  # left by a run that stopped before its clean-up
+    else:
+        tbl = db.create_table(Row, if_exists="overwrite")
+        for start in range(0, rows, 5000):
+            tbl.insert(
+                [
+                    {"id": i, "bucket": int(groups[i]), "text": "-", "vec": vectors[i]}
+                    for i in range(start, min(rows, start + 5000))
+                ]
+            )
+    tbl.search(vectors[0]).limit(K).to_list()
+    db.backend.wait_for_indexes()
+    return tbl
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -135,7 +161,7 @@ def main() -> None:
     _, vectors, queries = dataset(args.rows, args.queries)
     groups = buckets(args.rows + 1000)
     if args.keep:
-        folder = CACHE / f"search-profile-{args.rows}"
+        folder = kept_folder(args.rows)
         folder.mkdir(parents=True, exist_ok=True)
     else:
         folder = Path(tempfile.mkdtemp(prefix="search-profile-", dir=CACHE))
@@ -144,20 +170,7 @@ def main() -> None:
     before = rss_mb()
     started = time.perf_counter()
     db = livevec.connect(folder / "profile.db")
-    if reuse:
-        tbl = db.open_table("rows", schema=Row)
-        tbl.delete({"id": {"$gte": args.rows}})  # left by a run that stopped before its clean-up
-    else:
-        tbl = db.create_table(Row, if_exists="overwrite")
-        for start in range(0, args.rows, 5000):
-            tbl.insert(
-                [
-                    {"id": i, "bucket": int(groups[i]), "text": "-", "vec": vectors[i]}
-                    for i in range(start, min(args.rows, start + 5000))
-                ]
-            )
-    tbl.search(queries[0]).limit(K).to_list()
-    db.backend.wait_for_indexes()
+    tbl = loaded_table(db, vectors, groups, reuse=reuse)
     ours_mb = rss_mb() - before
     verb = "opened" if reuse else "loaded"
     print(f"{verb} {args.rows:,} rows in {time.perf_counter() - started:.0f} s; RSS +{ours_mb:,.0f} MB")
