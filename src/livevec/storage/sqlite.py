@@ -78,8 +78,9 @@ _POOLED_READERS = 8
 # through the table's B-tree; its inner pages (about 7 MB at a million 384-d rows) and the rows
 # searched often stay here, in the process, where an operating system that drops its file cache
 # (a VM that hands memory back to its host: every minute on the machines benchmarked) cannot take
-# them: at 1M rows, 3.8 against 2.6 to 3.0 ms per search (benchmarks/cold_pages.py). It fills only
-# as pages are read, and a commit by another connection empties it (SQLite's WAL rule)
+# them: at 1M rows, p50 2.91 against 4.03 ms per search once the cache has filled (benchmarks/
+# cold_pages.py). It fills only as pages are read, and a commit by another connection empties it
+# (SQLite's WAL rule: right after a write both sizes read as much)
 _READER_CACHE_KIB = 64 * 1024
 logger = logging.getLogger("livevec")
 
