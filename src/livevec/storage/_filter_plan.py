@@ -12,7 +12,6 @@ column grows or shrinks by a tenth.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ _PLANS = 256
 
 
 def ids_json(ids: Any) -> str:
-    """Row ids as a JSON array, for `rowid IN (SELECT value FROM json_each(?))`: one parameter."""
-    return json.dumps(np.asarray(ids, dtype=np.int64).tolist())
+    """Row ids as a JSON array, for `rowid IN (SELECT value FROM json_each(?))`: one parameter.
+    (Integers written as Python writes them are JSON; `json.dumps` takes twice as long.)"""
+    return "[" + ",".join(map(str, np.asarray(ids, dtype=np.int64).tolist())) + "]"
 
 
 @dataclass
