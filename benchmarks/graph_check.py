@@ -5,6 +5,8 @@ way: by walking its links (`HnswIndex.unreachable` for a large add) and by searc
 own vector at breadths 4, 64 and 512 (its way for a small add). Prints each way's time and nodes
 added again, and recall@10 of each mended graph at three breadths against the exact top 10, so the
 two can be compared side by side on one graph (they also set `_WALK_SHARE` in vector_index.py).
+On Linux it also prints the walk's peak memory reading the graph's saved form as bytes and, as
+livevec does, from a mapped temporary file (the process's peak resident size, reset before each).
 
     .venv/bin/python benchmarks/graph_check.py --rows 200000 --data icecat
 """
@@ -13,14 +15,34 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from _data import dataset
 from _report import exact_top_k, recall
 from livevec import IndexOptions
+from livevec.storage._graph_links import unreachable_keys
 from livevec.storage.vector_index import HnswIndex
 from load_to_fast import vectors
+
+
+def _resident_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field)) / 1024
+
+
+def peak_growth_mb(work: Callable[[], object]) -> float | None:
+    """How far this process's resident memory rose above where it was while `work` ran (Linux:
+    the kernel's peak is reset first); None where that cannot be measured."""
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+        before = _resident_mb("VmRSS:")
+    except OSError:
+        return None
+    work()
+    return _resident_mb("VmHWM:") - before
 
 
 def found_by(graph: HnswIndex, queries: np.ndarray, breadth: int) -> np.ndarray:
@@ -53,6 +75,13 @@ def main() -> None:
     print(
         f"{args.data}, {args.rows:,} rows: added on every core, unchecked, in {time.perf_counter() - started:.1f} s"
     )
+
+    as_bytes = peak_growth_mb(lambda: unreachable_keys(graph._index.save()))
+    mapped = peak_growth_mb(graph._unreachable_by_links)
+    if as_bytes is not None and mapped is not None:
+        print(
+            f"  the walk's peak memory: +{as_bytes:,.0f} MB from the saved form as bytes, +{mapped:,.0f} MB mapped"
+        )
 
     walked, searched = graph.copy(), graph.copy()
     started = time.perf_counter()

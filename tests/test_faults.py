@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -173,6 +174,32 @@ def test_removed_nodes_are_not_reported_and_the_walk_passes_through_them():
     kept = np.setdiff1d(ids, ids[::3])
     assert len(graph.unreachable(kept, vecs[kept])) == 0
     assert not_found_by_own_vector(graph, kept, vecs[kept]) == set()
+
+
+def test_the_walk_reads_the_graph_from_a_temporary_file_it_then_removes(tmp_path, monkeypatch):
+    from livevec.storage._graph_links import unreachable_keys
+
+    graph, _, _ = lossy_build(8000, seed=20)
+    from_bytes = unreachable_keys(graph._index.save())
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    saved = []
+    monkeypatch.setattr(
+        graph._index, "save", lambda path=None, save=graph._index.save: saved.append(path) or save(path)
+    )
+    assert set(graph._unreachable_by_links().tolist()) == set(from_bytes.tolist()) != set()
+    assert len(saved) == 1 and saved[0] and saved[0].startswith(str(tmp_path))  # a file, not bytes
+    assert list(tmp_path.iterdir()) == []  # and gone
+
+
+def test_the_walk_reads_bytes_where_no_temporary_file_can_be_written(tmp_path, monkeypatch, caplog):
+    from livevec.storage._graph_links import unreachable_keys
+
+    graph, ids, vecs = lossy_build(8000, seed=25)
+    from_bytes = set(unreachable_keys(graph._index.save()).tolist())
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with caplog.at_level("INFO", logger="livevec"):
+        assert set(graph.unreachable(ids, vecs).tolist()) == from_bytes != set()
+    assert "no temporary file" in caplog.text
 
 
 def test_a_graph_layout_it_cannot_read_falls_back_to_searching(monkeypatch, caplog):

@@ -27,7 +27,7 @@ _NODE_HEAD = 10  # the key (u64) and the level (i16)
 _CHUNK = 16_384  # nodes gathered at once (keeps the gather's index array near 30 MB)
 
 
-def unreachable_keys(serialized: bytes) -> np.ndarray | None:
+def unreachable_keys(serialized: bytes | np.ndarray) -> np.ndarray | None:
     """The keys of the nodes that a walk along the bottom level's links from the graph's entry does
     not reach; None if `serialized` is not laid out as this module reads it.
 
@@ -38,7 +38,8 @@ def unreachable_keys(serialized: bytes) -> np.ndarray | None:
     walked through like the rest.
 
     Parameters:
-        serialized: what `usearch.index.Index.save()` returns.
+        serialized: what `usearch.index.Index.save()` returns, or the file it writes, mapped
+            (any buffer: only the parts read are brought into memory).
 
     Returns:
         The unreachable nodes' keys (uint64), or None for a layout it does not recognise.

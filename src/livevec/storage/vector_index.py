@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -427,7 +428,7 @@ class HnswIndex:
         """
         ids = np.asarray(ids, dtype=np.uint64)
         if len(ids) * _WALK_SHARE >= len(self._index):
-            keys = unreachable_keys(self._index.save())
+            keys = self._unreachable_by_links()
             if keys is not None:
                 # a removed node stays in the graph as a waypoint, its key cleared: only live ones count
                 return (
@@ -437,6 +438,24 @@ class HnswIndex:
                 )
             _warn_layout_once()
         return self._not_found_by_own_vector(ids, vectors)
+
+    def _unreachable_by_links(self) -> np.ndarray | None:
+        """`unreachable_keys` of the graph's saved form, written to a temporary file (in `TMPDIR`)
+        and mapped rather than made into bytes: the walk reads the nodes' links, so the vectors,
+        most of the form, never enter this process's memory (200,000 rows: a peak of 129 MB more
+        against 278 to 293, benchmarks/graph_check.py). The file is private to this call and
+        just written, which is what makes mapping it safe (a mapped file cut short under a reader
+        is a crash, not an error). Where no temporary file can be written, the bytes it is."""
+        try:
+            with tempfile.TemporaryDirectory(prefix="livevec-walk-", ignore_cleanup_errors=True) as folder:
+                path = Path(folder) / "graph.usearch"
+                self._index.save(str(path))
+                return unreachable_keys(np.memmap(path, dtype=np.uint8, mode="r"))
+        except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
+            logging.getLogger("livevec").info(
+                "livevec: walking the graph's links in memory (no temporary file: %s)", exc
+            )
+            return unreachable_keys(self._index.save())
 
     def _not_found_by_own_vector(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The ids that a search for their own vector does not find."""
