@@ -10,9 +10,9 @@ reads them from disk again, about 80 µs a page. SQLite's own page cache, one pe
 in the process, where nothing takes it away: this script measures what its size changes.
 
 It opens the table that `search_profile.py --keep` keeps for `--rows` (and loads it first, as that
-script does, when there is none: half an hour at a million rows), then for each size in
-`--cache-mib` (2 MiB is SQLite's default) a database on that file with its reader connection's
-cache set to that size, each with its own graph. Each pass takes new queries (the profile's,
+script does, when there is none: a quarter to half an hour at a million rows; kept for next time),
+then for each size in `--cache-mib` (2 MiB is SQLite's default) a database on that file with its
+reader connection's cache set to that size, each with its own graph. Each pass takes new queries (the profile's,
 moved a little), drops the operating system's file cache (as root; otherwise it says so and
 measures what the cache holds), and runs them on each database in turn, the file cache dropped
 before each. Last, for each database: a one-row insert, then a search, 100 times (a commit by any
@@ -71,11 +71,13 @@ def main() -> None:
     _, vectors, queries = dataset(args.rows, args.queries)
     folder = kept_folder(args.rows)
     folder.mkdir(parents=True, exist_ok=True)
-    reuse = (folder / "floor.usearch").exists()
+    loaded = folder / "cold-pages-loaded"  # search_profile.py's floor file says the same
+    reuse = (folder / "floor.usearch").exists() or loaded.exists()
     databases = {}
     for mib in args.cache_mib:
         db = livevec.connect(folder / "profile.db")
         tbl = loaded_table(db, vectors, buckets(args.rows + 1000), reuse=reuse)
+        loaded.touch()
         reuse = True
         set_reader_cache(db, mib)
         databases[mib] = (db, tbl)
