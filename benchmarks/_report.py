@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,21 @@ def rss_mb() -> float:
     import psutil
 
     return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+def peak_growth_mb(work: Callable[[], object]) -> float | None:
+    """How far this process's resident memory rose above `rss_mb()` while `work` ran (Linux: the
+    kernel's peak is reset first); None where that cannot be measured."""
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+    except OSError:
+        return None
+    before = rss_mb()
+    work()
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return peak_kb / 1024 - before
 
 
 def table(headers: list[str], rows: list[list]) -> str:

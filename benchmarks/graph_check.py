@@ -15,34 +15,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from _data import dataset
-from _report import exact_top_k, recall
+from _report import exact_top_k, peak_growth_mb, recall
 from livevec import IndexOptions
 from livevec.storage._graph_links import unreachable_keys
 from livevec.storage.vector_index import HnswIndex
 from load_to_fast import vectors
-
-
-def _resident_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field)) / 1024
-
-
-def peak_growth_mb(work: Callable[[], object]) -> float | None:
-    """How far this process's resident memory rose above where it was while `work` ran (Linux:
-    the kernel's peak is reset first); None where that cannot be measured."""
-    try:
-        with open("/proc/self/clear_refs", "w") as control:
-            control.write("5")
-        before = _resident_mb("VmRSS:")
-    except OSError:
-        return None
-    work()
-    return _resident_mb("VmHWM:") - before
 
 
 def found_by(graph: HnswIndex, queries: np.ndarray, breadth: int) -> np.ndarray:

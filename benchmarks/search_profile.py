@@ -129,7 +129,9 @@ def kept_folder(rows: int) -> Path:
     return CACHE / f"search-profile-{rows}"
 
 
-def loaded_table(db: livevec.Database, vectors: np.ndarray, groups: np.ndarray, *, reuse: bool):
+def loaded_table(
+    db: livevec.Database, vectors: np.ndarray, groups: np.ndarray, *, reuse: bool
+) -> livevec.Table:
     """The profile's table in `db` with its graph complete: opened as a kept run left it (`reuse`),
     else loaded anew with `vectors` and their `groups`."""
     rows = len(vectors)

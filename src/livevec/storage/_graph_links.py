@@ -3,8 +3,9 @@
 usearch's add on every core leaves a few nodes per ten thousand that no other node links to: no
 search can return them. Asking a search for each node's own vector finds them too, but its cost grows
 with how hard the vectors are to search (at a million clustered 384-d vectors, 266 s: 29% of the
-build), while a walk along the links costs the graph's size whatever the vectors (5.4 s there). usearch does not hand out its links, so they are read from the graph's serialized form
-(`Index.save()` to bytes), whose layout is fixed by the library's file format:
+build), while a walk along the links costs the graph's size whatever the vectors (5.4 s there).
+usearch does not hand out its links, so they are read from the graph's saved form (`Index.save()`,
+as bytes or a file mapped into memory), whose layout is fixed by the library's file format:
 
     [u32 rows][u32 bytes per vector][the vectors]        the dense index's matrix
     [64-byte head: b"usearch", versions, kinds, counts]   `index_dense_head_t`
