@@ -191,6 +191,24 @@ def test_the_walk_reads_the_graph_from_a_temporary_file_it_then_removes(tmp_path
     assert list(tmp_path.iterdir()) == []  # and gone
 
 
+def test_the_walks_temporary_file_is_gone_before_the_walk_starts(tmp_path, monkeypatch):
+    # a kill -9 during the walk (seconds at a million rows) must not leave the saved graph behind
+    from livevec.storage import vector_index
+
+    graph, ids, vecs = lossy_build(8000, seed=35)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left_during_walk = []
+    walk = vector_index.unreachable_keys
+
+    def watched(serialized):
+        left_during_walk.extend(p for p in tmp_path.rglob("*") if p.is_file())
+        return walk(serialized)
+
+    monkeypatch.setattr(vector_index, "unreachable_keys", watched)
+    assert len(graph.unreachable(ids, vecs))
+    assert left_during_walk == []
+
+
 def test_the_walk_reads_bytes_where_no_temporary_file_can_be_written(tmp_path, monkeypatch, caplog):
     from livevec.storage._graph_links import unreachable_keys
 

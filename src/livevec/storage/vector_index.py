@@ -7,6 +7,7 @@ step with the table; the index only answers "which ids are nearest to this vecto
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -445,12 +446,17 @@ class HnswIndex:
         most of the form, never enter this process's memory (200,000 rows: a peak of 129 MB more
         against 278 to 293, benchmarks/graph_check.py). The file is private to this call and
         just written, which is what makes mapping it safe (a mapped file cut short under a reader
-        is a crash, not an error). Where no temporary file can be written, the bytes it is."""
+        is a crash, not an error). It is unlinked once mapped, before the walk: a process killed
+        from then on leaves nothing in `TMPDIR` (1.3 GB at 1M rows). Where no temporary file can
+        be written, the bytes it is."""
         try:
             with tempfile.TemporaryDirectory(prefix="livevec-walk-", ignore_cleanup_errors=True) as folder:
                 path = Path(folder) / "graph.usearch"
                 self._index.save(str(path))
-                return unreachable_keys(np.memmap(path, dtype=np.uint8, mode="r"))
+                mapped = np.memmap(path, dtype=np.uint8, mode="r")
+                with contextlib.suppress(OSError):  # the mapping outlives the name (where the OS allows)
+                    path.unlink()
+                return unreachable_keys(mapped)
         except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
             logging.getLogger("livevec").info(
                 "livevec: walking the graph's links in memory (no temporary file: %s)", exc
