@@ -17,6 +17,10 @@ the functions that do the work (a stage's time excludes the stages it calls):
 - embed: the query text's embedding,
 - the rest: the search builder, validation, merging and sorting (Python).
 
+Each of the three search paths is timed twice: whole rows (the vector a list of 384 floats in each,
+as a `to_list()` without `select()` gives it) and the key only (`select("id")`: what the floor
+returns, and what `peers.py` asks of every system).
+
 Beside each livevec query the floor answers the same query: raw usearch with the same parameters on
 the same vectors (`peers.Usearch`: no storage, a filter as a numpy mask over its neighbours), the two
 taking turns query by query so both see the same machine, whatever else runs on it. Recall@10 of
@@ -214,16 +218,21 @@ def main() -> None:
             None if where is None else ({"bucket": 0} if where[0] == "eq" else {"bucket": {"$lt": 30}})
         )
 
-        def run(q, condition=condition):
+        def whole(q, condition=condition):
             return [r["id"] for r in tbl.search(q).filter(condition).limit(K).to_list()]
 
+        def key_only(q, condition=condition):
+            return [r["id"] for r in tbl.search(q).filter(condition).select("id").limit(K).to_list()]
+
+        runs = {name: whole, f"{name}, key only": key_only}
         for q in queries[:20]:  # warm: plans cached, filter rows in memory, pages cached
-            run(q)
+            whole(q)
             floor.search(q, where)
-        stages.reset()
-        ours, theirs, found_ours, found_theirs = _alternated(run, floor, queries, where, stages)
-        our_recall, their_recall = recall(found_ours, truth), recall(found_theirs, truth)
-        rows_out.append(_row(name, ours, theirs, our_recall, their_recall, stages.seconds))
+        for label, way in runs.items():
+            stages.reset()
+            ours, theirs, found_ours, found_theirs = _alternated(way, floor, queries, where, stages)
+            our_recall, their_recall = recall(found_ours, truth), recall(found_theirs, truth)
+            rows_out.append(_row(label, ours, theirs, our_recall, their_recall, stages.seconds))
         # the goal compares at equal recall: where the floor finds less at the same breadth, widen
         # its breadth until it finds as much, and time both again there
         breadth = column.main.breadth
@@ -231,23 +240,26 @@ def main() -> None:
             for ef in range(breadth + breadth // 4, 4 * breadth + 1, breadth // 4):
                 floor.set_ef(ef)
                 if recall([floor.search(q, where) for q in queries], truth) >= our_recall:
-                    stages.reset()
-                    ours, theirs, found_ours, found_theirs = _alternated(run, floor, queries, where, stages)
-                    rows_out.append(
-                        _row(
-                            f"{name}, the floor at livevec's recall (its ef {ef})",
-                            ours,
-                            theirs,
-                            recall(found_ours, truth),
-                            recall(found_theirs, truth),
-                            stages.seconds,
+                    for label, way in runs.items():
+                        stages.reset()
+                        ours, theirs, found_ours, found_theirs = _alternated(
+                            way, floor, queries, where, stages
                         )
-                    )
+                        rows_out.append(
+                            _row(
+                                f"{label}, the floor at livevec's recall (its ef {ef})",
+                                ours,
+                                theirs,
+                                recall(found_ours, truth),
+                                recall(found_theirs, truth),
+                                stages.seconds,
+                            )
+                        )
                     break
             floor.set_ef(breadth)
         if args.cprofile:
             profile = cProfile.Profile()
-            profile.runcall(lambda run=run: [run(q) for q in queries])
+            profile.runcall(lambda run=whole: [run(q) for q in queries])
             print(f"\n--- {name}: top functions by own time")
             pstats.Stats(profile).sort_stats("tottime").print_stats(12)
 
@@ -340,7 +352,7 @@ def _row(name, ours, theirs, our_recall, their_recall, seconds) -> list:
         name,
         f"{ms(ours, 50):.2f} / {ms(ours, 99):.2f}",
         f"{ms(theirs, 50):.2f} / {ms(theirs, 99):.2f}" if theirs else "-",
-        f"{ms(ours, 50) / ms(theirs, 50):.1f}x" if theirs else "-",
+        f"{ms(ours, 50) / ms(theirs, 50):.2f}x" if theirs else "-",
         f"{our_recall:.3f} / {their_recall:.3f}" if our_recall is not None else "-",
         *(f"{seconds.get(s, 0.0) / len(ours) * 1000:.3f}" for s in STAGE_NAMES),
     ]
