@@ -19,7 +19,9 @@ the functions that do the work (a stage's time excludes the stages it calls):
 
 Each of the three search paths is timed twice: whole rows (the vector a list of 384 floats in each,
 as a `to_list()` without `select()` gives it) and the key only (`select("id")`: what the floor
-returns, and what `peers.py` asks of every system).
+returns, and what `peers.py` asks of every system). Whole rows go first, so the key-only pass asks
+the same queries again: where the table is larger than the file cache (1M rows), its rows are then
+in the reader's own page cache, and the two passes differ by that too (the SQL stage shows it).
 
 Beside each livevec query the floor answers the same query: raw usearch with the same parameters on
 the same vectors (`peers.Usearch`: no storage, a filter as a numpy mask over its neighbours), the two
