@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 import math
+import mmap
 import tempfile
 import time
 from collections.abc import Callable
@@ -453,10 +454,11 @@ class HnswIndex:
             with tempfile.TemporaryDirectory(prefix="livevec-walk-", ignore_cleanup_errors=True) as folder:
                 path = Path(folder) / "graph.usearch"
                 self._index.save(str(path))
-                mapped = np.memmap(path, dtype=np.uint8, mode="r")
-                with contextlib.suppress(OSError):  # the mapping outlives the name (where the OS allows)
-                    path.unlink()
-                return unreachable_keys(mapped)
+                # the walk returns arrays of its own, so no view of the mapping outlives this block
+                with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    with contextlib.suppress(OSError):  # the mapping outlives the name (where the OS allows)
+                        path.unlink()
+                    return unreachable_keys(mapped)
         except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
             logging.getLogger("livevec").info(
                 "livevec: walking the graph's links in memory (no temporary file: %s)", exc
