@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,51 @@ def peak_growth_mb(work: Callable[[], object]) -> float | None:
     with open("/proc/self/status") as status:
         peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     return peak_kb / 1024 - before
+
+
+# the helper of `file_cache_held`: maps every file under a folder, reads a byte of each page, says
+# so, and keeps the mappings until its input ends
+_HOLD_FILES = """
+import mmap, sys
+from pathlib import Path
+maps = []
+for path in sorted(Path(sys.argv[1]).rglob("*")):
+    try:
+        if not path.is_file() or not path.stat().st_size:
+            continue
+        with open(path, "rb") as file:
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # gone meanwhile, or not mappable
+        continue
+    sum(mapped[i] for i in range(0, len(mapped), mmap.PAGESIZE))
+    maps.append(mapped)
+print(len(maps), flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def file_cache_held(folder: Path) -> Iterator[None]:
+    """Keep every file under `folder` in the operating system's file cache while the block runs, as
+    a machine that keeps the files it wrote in free memory does.
+
+    The VMs these benchmarks run on page out any cached file page that no process maps once it has
+    been idle for about a minute (their kernel's DAMON reclaim; pages a process maps, and anonymous
+    memory, are left alone): a table loaded for five minutes is then read from disk by its first
+    searches. A helper process maps each file and reads a byte of every page (so this process's
+    resident memory does not count them); files created after the block starts are not held.
+    """
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_FILES, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as helper:
+        try:
+            helper.stdout.readline()  # every page read
+            yield
+        finally:
+            helper.stdin.close()  # the helper exits when its input ends
 
 
 def table(headers: list[str], rows: list[list]) -> str:
