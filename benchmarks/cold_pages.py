@@ -5,8 +5,9 @@ page cache per reader connection.
 
 A search reads its rows by rowid through the table's B-tree, in the database file. Where the
 operating system keeps the file's pages in memory, those reads are cheap; a machine that hands its
-memory back to its host (the VMs these benchmarks run on empty their file cache about every minute)
-reads them from disk again, about 80 µs a page. SQLite's own page cache, one per connection, lives
+memory back to its host (the VMs these benchmarks run on page out a cached file page that no
+process maps once it has been idle for about a minute) reads them from disk again, 12 to 100 µs a
+page. SQLite's own page cache, one per connection, lives
 in the process, where nothing takes it away: this script measures what its size changes.
 
 It opens the table that `search_profile.py --keep` keeps for `--rows` (and loads it first, as that

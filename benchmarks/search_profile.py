@@ -38,7 +38,7 @@ an hour to load and build): both graphs are then loaded from their files.
 `--hold-files` keeps the table's files in the operating system's file cache while the paths are
 timed (`_report.file_cache_held`). The VMs these benchmarks run on page out a cached file page that
 no process maps once it has been idle for about a minute, so a kept table, or one whose load took
-five minutes, is otherwise read from disk by the first pass (about 115 µs a row at a million rows).
+five minutes, is otherwise read from disk by the first pass (about 100 µs a row at a million rows).
 """
 
 from __future__ import annotations
