@@ -209,6 +209,24 @@ def test_the_walks_temporary_file_is_gone_before_the_walk_starts(tmp_path, monke
     assert left_during_walk == []
 
 
+def test_an_error_in_the_walk_is_raised_as_itself(tmp_path, monkeypatch):
+    # the walk holds views of the mapped file when it fails: closing the mapping must not replace
+    # the walk's error with a BufferError
+    from livevec.storage import vector_index
+
+    graph, _, _ = lossy_build(3000, seed=45)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def failing(serialized):
+        view = np.frombuffer(serialized, dtype=np.uint8)
+        raise MemoryError(f"no room to walk {len(view)} bytes")
+
+    monkeypatch.setattr(vector_index, "unreachable_keys", failing)
+    with pytest.raises(MemoryError, match="no room to walk"):
+        graph._unreachable_by_links()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_walk_reads_bytes_where_no_temporary_file_can_be_written(tmp_path, monkeypatch, caplog):
     from livevec.storage._graph_links import unreachable_keys
 

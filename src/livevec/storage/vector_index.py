@@ -454,11 +454,17 @@ class HnswIndex:
             with tempfile.TemporaryDirectory(prefix="livevec-walk-", ignore_cleanup_errors=True) as folder:
                 path = Path(folder) / "graph.usearch"
                 self._index.save(str(path))
-                # the walk returns arrays of its own, so no view of the mapping outlives this block
-                with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                with open(path, "rb") as file:
+                    mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                try:
                     with contextlib.suppress(OSError):  # the mapping outlives the name (where the OS allows)
                         path.unlink()
-                    return unreachable_keys(mapped)
+                    return unreachable_keys(mapped)  # arrays of its own: no view outlives the walk
+                finally:
+                    # unless the walk failed: its traceback still holds views, so closing would raise
+                    # BufferError over the walk's own error; the mapping then goes with the traceback
+                    with contextlib.suppress(BufferError):
+                        mapped.close()
         except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
             logging.getLogger("livevec").info(
                 "livevec: walking the graph's links in memory (no temporary file: %s)", exc
