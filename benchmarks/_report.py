@@ -103,7 +103,8 @@ def file_cache_held(folder: Path) -> Iterator[None]:
         text=True,
     ) as helper:
         try:
-            helper.stdout.readline()  # every page read
+            if not helper.stdout.readline():  # the count of files held, once every page is read
+                raise RuntimeError(f"the helper holding {folder} in the file cache exited first")
             yield
         finally:
             helper.stdin.close()  # the helper exits when its input ends

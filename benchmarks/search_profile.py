@@ -267,14 +267,20 @@ def _timed_paths(tbl, column, floor, vectors, queries, groups, *, cprofile: bool
             return [r["id"] for r in tbl.search(q).filter(condition).select("id").limit(K).to_list()]
 
         runs = {name: whole, f"{name}, key only": key_only}
+
+        def timed(suffix: str = "", runs=runs, where=where, truth=truth) -> tuple[float, float]:
+            """Each way beside the floor, a table row each; (livevec's, the floor's) recall of the last."""
+            for label, way in runs.items():
+                stages.reset()
+                ours, theirs, found_ours, found_theirs = _alternated(way, floor, queries, where, stages)
+                recalls = recall(found_ours, truth), recall(found_theirs, truth)
+                rows_out.append(_row(label + suffix, ours, theirs, *recalls, stages.seconds))
+            return recalls
+
         for q in queries[:20]:  # warm: plans cached, filter rows in memory, pages cached
             whole(q)
             floor.search(q, where)
-        for label, way in runs.items():
-            stages.reset()
-            ours, theirs, found_ours, found_theirs = _alternated(way, floor, queries, where, stages)
-            our_recall, their_recall = recall(found_ours, truth), recall(found_theirs, truth)
-            rows_out.append(_row(label, ours, theirs, our_recall, their_recall, stages.seconds))
+        our_recall, their_recall = timed()
         # the goal compares at equal recall: where the floor finds less at the same breadth, widen
         # its breadth until it finds as much, and time both again there
         breadth = column.main.breadth
@@ -282,21 +288,7 @@ def _timed_paths(tbl, column, floor, vectors, queries, groups, *, cprofile: bool
             for ef in range(breadth + breadth // 4, 4 * breadth + 1, breadth // 4):
                 floor.set_ef(ef)
                 if recall([floor.search(q, where) for q in queries], truth) >= our_recall:
-                    for label, way in runs.items():
-                        stages.reset()
-                        ours, theirs, found_ours, found_theirs = _alternated(
-                            way, floor, queries, where, stages
-                        )
-                        rows_out.append(
-                            _row(
-                                f"{label}, the floor at livevec's recall (its ef {ef})",
-                                ours,
-                                theirs,
-                                recall(found_ours, truth),
-                                recall(found_theirs, truth),
-                                stages.seconds,
-                            )
-                        )
+                    timed(f", the floor at livevec's recall (its ef {ef})")
                     break
             floor.set_ef(breadth)
         if cprofile:
